@@ -42,8 +42,8 @@ type Record struct {
 	Seq   int    `json:"seq"`   // index of the request within the run
 	Image string `json:"image,omitempty"`
 
-	Intended time.Time `json:"intended"` // when the request was meant to be sent (open loop)
-	Start    time.Time `json:"start"`    // when it was actually sent
+	Intended time.Time `json:"intended"`  // when the request was meant to be sent (open loop)
+	Start    time.Time `json:"start"`     // when it was actually sent
 	ClientMS float64   `json:"client_ms"` // from Intended to the end of the body
 
 	Status int    `json:"status"`          // HTTP status; 0 when no answer
