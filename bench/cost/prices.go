@@ -1,0 +1,192 @@
+// Package cost prices a measured run: the cost per 1,000 requests of each side,
+// serverless from the server durations it billed and serverful from the hourly cost
+// of its fleet over the throughput it sustained, and the request rate at which the
+// two cost the same.
+package cost
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// PriceList is the set of public on-demand prices the model uses. Default holds the
+// published prices; LoadFile overlays a JSON file on them.
+type PriceList struct {
+	Date   string `json:"date"`   // when the prices were taken from the sources
+	Source string `json:"source"` // where they were published
+	Note   string `json:"note"`
+	Region string `json:"region"`
+
+	Lambda         LambdaPrices         `json:"lambda"`
+	APIGateway     APIGatewayPrices     `json:"api_gateway"`
+	EC2Hourly      map[string]float64   `json:"ec2_hourly"` // instance type → USD per instance-hour
+	ALB            ALBPrices            `json:"alb"`
+	CloudFunctions CloudFunctionsPrices `json:"cloud_functions"`
+}
+
+// LambdaPrices are AWS Lambda's on-demand prices (x86).
+type LambdaPrices struct {
+	GBSecond           float64 `json:"gb_second"`            // USD per GB-second (GB = 1024 MB)
+	PerMillionRequests float64 `json:"per_million_requests"` // USD
+	BillingIncrementMS float64 `json:"billing_increment_ms"` // duration is rounded up to this
+}
+
+// APIGatewayPrices is the HTTP API's request price (first 300 million a month).
+type APIGatewayPrices struct {
+	HTTPPerMillionRequests float64 `json:"http_per_million_requests"`
+}
+
+// ALBPrices is an Application Load Balancer's hourly charge and its capacity unit.
+type ALBPrices struct {
+	Hourly    float64 `json:"hourly"`     // USD per ALB-hour
+	LCUHourly float64 `json:"lcu_hourly"` // USD per LCU-hour
+	// NewConnectionsPerLCU is the new connections per second one LCU covers. The
+	// studies' load runs with keep-alive off, so every request is a new connection
+	// and this is the dimension that decides the LCU count.
+	NewConnectionsPerLCU float64 `json:"new_connections_per_lcu"`
+}
+
+// CloudFunctionsPrices are Cloud Run functions' (Cloud Functions 2nd gen)
+// request-based prices, Tier 1 regions.
+type CloudFunctionsPrices struct {
+	VCPUSecond         float64 `json:"vcpu_second"`
+	GiBSecond          float64 `json:"gib_second"`
+	PerMillionRequests float64 `json:"per_million_requests"`
+	BillingIncrementMS float64 `json:"billing_increment_ms"`
+	// VCPUByMemoryMB is the vCPU a function gets with a given memory setting
+	// (memory MB → vCPU); a setting between two rows gets the larger row's vCPU.
+	VCPUByMemoryMB map[int]float64 `json:"vcpu_by_memory_mb"`
+}
+
+// Default returns the built-in price list: AWS us-east-1 and Google Cloud Tier 1
+// on-demand list prices, no free tiers, no savings plans. They are as published on
+// the date given, not checked against the live pages here.
+func Default() PriceList {
+	return PriceList{
+		Date: "2025-06",
+		Source: "aws.amazon.com/lambda/pricing, aws.amazon.com/api-gateway/pricing, " +
+			"aws.amazon.com/ec2/pricing/on-demand, aws.amazon.com/elasticloadbalancing/pricing, " +
+			"cloud.google.com/run/pricing (Cloud Run functions / Cloud Functions 2nd gen)",
+		Note: "As published, not checked here. On-demand list prices, no free tier, no savings plans, " +
+			"no data transfer, storage or logging charges.",
+		Region: "AWS us-east-1; Google Cloud Tier 1 (e.g. us-central1)",
+		Lambda: LambdaPrices{
+			GBSecond:           0.0000166667,
+			PerMillionRequests: 0.20,
+			BillingIncrementMS: 1,
+		},
+		APIGateway: APIGatewayPrices{HTTPPerMillionRequests: 1.00},
+		EC2Hourly: map[string]float64{
+			"t3a.xlarge": 0.1504,
+			"t3.xlarge":  0.1664,
+		},
+		ALB: ALBPrices{Hourly: 0.0225, LCUHourly: 0.008, NewConnectionsPerLCU: 25},
+		CloudFunctions: CloudFunctionsPrices{
+			VCPUSecond:         0.000024,
+			GiBSecond:          0.0000025,
+			PerMillionRequests: 0.40,
+			BillingIncrementMS: 100,
+			VCPUByMemoryMB: map[int]float64{
+				128: 0.083, 256: 0.167, 512: 0.333, 1024: 0.583, 2048: 1,
+				4096: 2, 8192: 2, 16384: 4, 32768: 8,
+			},
+		},
+	}
+}
+
+// LoadFile reads a JSON price list from path and overlays it on Default: fields the
+// file names replace the defaults (maps are merged key by key), the rest stay.
+// Unknown fields and negative prices are errors, so a typo does not silently price
+// a run with the default.
+func LoadFile(path string) (PriceList, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return PriceList{}, fmt.Errorf("price list: %w", err)
+	}
+	p := Default()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return PriceList{}, fmt.Errorf("price list %s: %w", path, err)
+	}
+	if err := p.Validate(); err != nil {
+		return PriceList{}, fmt.Errorf("price list %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Validate reports a negative price or a zero capacity or increment.
+func (p PriceList) Validate() error {
+	var errs []error
+	neg := func(name string, v float64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, v))
+		}
+	}
+	pos := func(name string, v float64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive (%v)", name, v))
+		}
+	}
+	neg("lambda.gb_second", p.Lambda.GBSecond)
+	neg("lambda.per_million_requests", p.Lambda.PerMillionRequests)
+	pos("lambda.billing_increment_ms", p.Lambda.BillingIncrementMS)
+	neg("api_gateway.http_per_million_requests", p.APIGateway.HTTPPerMillionRequests)
+	neg("alb.hourly", p.ALB.Hourly)
+	neg("alb.lcu_hourly", p.ALB.LCUHourly)
+	pos("alb.new_connections_per_lcu", p.ALB.NewConnectionsPerLCU)
+	neg("cloud_functions.vcpu_second", p.CloudFunctions.VCPUSecond)
+	neg("cloud_functions.gib_second", p.CloudFunctions.GiBSecond)
+	neg("cloud_functions.per_million_requests", p.CloudFunctions.PerMillionRequests)
+	pos("cloud_functions.billing_increment_ms", p.CloudFunctions.BillingIncrementMS)
+	for _, k := range sortedKeys(p.EC2Hourly) {
+		neg("ec2_hourly."+k, p.EC2Hourly[k])
+	}
+	if len(p.CloudFunctions.VCPUByMemoryMB) == 0 {
+		errs = append(errs, errors.New("cloud_functions.vcpu_by_memory_mb is empty"))
+	}
+	for mb, v := range p.CloudFunctions.VCPUByMemoryMB {
+		if mb <= 0 || v <= 0 {
+			errs = append(errs, fmt.Errorf("cloud_functions.vcpu_by_memory_mb: %d MB → %v vCPU is not positive", mb, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EC2 returns the hourly price of an instance type, or an error listing the known
+// types.
+func (p PriceList) EC2(instanceType string) (float64, error) {
+	v, ok := p.EC2Hourly[instanceType]
+	if !ok {
+		return 0, fmt.Errorf("no EC2 price for %q (the price list has %v; add it with a price file)", instanceType, sortedKeys(p.EC2Hourly))
+	}
+	return v, nil
+}
+
+// vCPU returns the vCPU Cloud Run functions allots to memoryMB.
+func (p CloudFunctionsPrices) vCPU(memoryMB int) float64 {
+	tiers := make([]int, 0, len(p.VCPUByMemoryMB))
+	for mb := range p.VCPUByMemoryMB {
+		tiers = append(tiers, mb)
+	}
+	sort.Ints(tiers)
+	for _, mb := range tiers {
+		if memoryMB <= mb {
+			return p.VCPUByMemoryMB[mb]
+		}
+	}
+	return p.VCPUByMemoryMB[tiers[len(tiers)-1]]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

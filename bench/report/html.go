@@ -1,0 +1,159 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// inlineSVGLimit is the largest SVG put inline; bigger ones (scatter plots of many
+// thousands of points) go in as PNG to keep the page light.
+const inlineSVGLimit = 1 << 20
+
+const css = `body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
+h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.sub{color:#666;margin-top:0}.note{color:#555;font-size:13px}
+.glance{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:1em}
+.card{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;background:#fafafa}
+.card h3{margin:.2em 0 .4em}.card ul{margin:0;padding-left:1.2em}
+.win{font-weight:600;color:#0a6b2d}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.5em 0 1em}
+th,td{border:1px solid #ddd;padding:3px 7px;white-space:nowrap}th{background:#f0f0f0;position:sticky;top:0}
+td.n{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fcfcfc}
+figure{margin:1.5em 0}figure svg,figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:13px}pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}
+nav a{margin-right:1em}`
+
+// page renders the self-contained HTML report: inline CSS, graphs inline (SVG,
+// or PNG as a data URI), no external reference of any kind.
+func page(s *Summary, tables []table, figs []figure, skipped []string) []byte {
+	var b bytes.Buffer
+	esc := html.EscapeString
+	b.WriteString("<!doctype html>\n<html lang=en><head><meta charset=utf-8>\n<meta name=viewport content=\"width=device-width,initial-scale=1\">\n")
+	fmt.Fprintf(&b, "<title>servebench report – %s</title>\n<style>%s</style></head><body>\n", esc(filepath.Base(s.ResultsPath)), css)
+	fmt.Fprintf(&b, "<h1>servebench report</h1>\n<p class=sub>%s · started %s · %d requests, %d failed</p>\n",
+		esc(filepath.Base(s.ResultsPath)), esc(s.Header.Started.UTC().Format("2006-01-02 15:04:05 UTC")), s.Requests, s.Failed)
+	b.WriteString("<nav><a href=\"#glance\">At a glance</a><a href=\"#tables\">Tables</a><a href=\"#graphs\">Graphs</a><a href=\"#run\">Run</a><a href=\"#prices\">Prices</a><a href=\"#method\">Method</a></nav>\n")
+
+	b.WriteString("<h2 id=glance>At a glance</h2>\n<div class=glance>\n")
+	for _, c := range s.Comparisons {
+		fmt.Fprintf(&b, "<div class=card><h3>%s", esc(c.Scenario))
+		if c.Function != "" {
+			fmt.Fprintf(&b, " <small>%s</small>", esc(c.Function))
+		}
+		b.WriteString("</h3><ul>\n")
+		win := func(label, name string) {
+			if name == Tie {
+				fmt.Fprintf(&b, "<li>%s: no clear difference (within 1 %%)</li>\n", esc(label))
+			} else if name != "" {
+				fmt.Fprintf(&b, "<li>%s: <span class=win>%s</span></li>\n", esc(label), esc(name))
+			}
+		}
+		win("Faster (mean client time)", c.FasterMean)
+		win("Faster (p95 client time)", c.FasterP95)
+		win("Cheaper per 1,000 requests", c.Cheaper)
+		for _, sd := range c.Sides {
+			fmt.Fprintf(&b, "<li>%s: mean %s ms, p95 %s ms, %s errors, %s / 1,000</li>\n",
+				esc(sd.Target), fixed(1)(sd.ClientMean), fixed(1)(sd.ClientP95), percent(sd.ErrorRate), dollars(sd.Per1000))
+		}
+		for _, be := range c.BreakEvens {
+			if be.Found {
+				fmt.Fprintf(&b, "<li>Break-even %s vs %s: <b>%.3g req/s</b> (%d instance(s), $%.2f/month)</li>\n", esc(be.Serverless), esc(be.Serverful), be.Rate, be.Fleet, be.Monthly)
+			} else {
+				fmt.Fprintf(&b, "<li>Break-even %s vs %s: none (%s)</li>\n", esc(be.Serverless), esc(be.Serverful), esc(be.Why))
+			}
+		}
+		b.WriteString("</ul></div>\n")
+	}
+	b.WriteString("</div>\n")
+	if len(tables) > 0 {
+		b.WriteString(tables[0].HTML())
+	}
+
+	b.WriteString("<h2 id=tables>Tables</h2>\n<p class=note>The same numbers are in the .md and .csv files beside this page (CSV at full precision).</p>\n")
+	for _, t := range tables[1:] {
+		b.WriteString(t.HTML())
+	}
+
+	b.WriteString("<h2 id=graphs>Graphs</h2>\n")
+	for _, msg := range skipped {
+		fmt.Fprintf(&b, "<p class=note>%s</p>\n", esc(msg))
+	}
+	for _, f := range figs {
+		fmt.Fprintf(&b, "<figure id=%q>\n", "f-"+f.Name)
+		if len(f.SVG) <= inlineSVGLimit {
+			b.WriteString(inlineSVG(f.SVG))
+		} else {
+			fmt.Fprintf(&b, "<img alt=\"%s\" src=\"data:image/png;base64,%s\">", esc(f.Title), base64.StdEncoding.EncodeToString(f.PNG))
+		}
+		fmt.Fprintf(&b, "\n<figcaption><b>%s.</b> %s (%s.png, %s.svg)</figcaption></figure>\n", esc(f.Title), esc(f.Caption), esc(f.Name), esc(f.Name))
+	}
+
+	b.WriteString("<h2 id=run>Run</h2>\n")
+	h := s.Header
+	fmt.Fprintf(&b, "<p>Command: <code>%s</code></p>\n", esc(strings.Join(h.Command, " ")))
+	m := h.Machine
+	fmt.Fprintf(&b, "<p>Machine: %s, %s/%s, %d CPUs", esc(m.Hostname), esc(m.OS), esc(m.Arch), m.CPUs)
+	if m.CPUModel != "" {
+		fmt.Fprintf(&b, " (%s)", esc(m.CPUModel))
+	}
+	if m.MemoryMB > 0 {
+		fmt.Fprintf(&b, ", %d MB", m.MemoryMB)
+	}
+	b.WriteString("</p>\n")
+	for _, part := range []struct {
+		name string
+		v    any
+	}{{"Targets", h.Targets}, {"Versions", h.Versions}, {"Configuration", h.Config}, {"Scenarios", h.Scenarios}} {
+		j, _ := json.MarshalIndent(part.v, "", "  ")
+		fmt.Fprintf(&b, "<h3>%s</h3><pre>%s</pre>\n", part.name, esc(string(j)))
+	}
+
+	p := s.Prices
+	b.WriteString("<h2 id=prices>Price list</h2>\n")
+	fmt.Fprintf(&b, "<p>Prices as of <b>%s</b>. %s Region: %s.<br>Source: %s.</p>\n", esc(p.Date), esc(p.Note), esc(p.Region), esc(p.Source))
+	j, _ := json.MarshalIndent(p, "", "  ")
+	fmt.Fprintf(&b, "<pre>%s</pre>\n", esc(string(j)))
+
+	b.WriteString(`<h2 id=method>Method</h2><ul>
+<li>Percentiles are <b>exact</b>: computed from all sorted samples, interpolating linearly between the closest ranks (numpy's default, Hyndman &amp; Fan type 7). No digest or histogram.</li>
+<li>Std is the sample standard deviation (ddof = 1); with one sample it is undefined and shown as –.</li>
+<li>Client time runs from the request's intended start to the end of the answer's body, measured by the load generator; server time is the service's own timings_ms.total.</li>
+<li>Cold/warm is the flag each answer carried (server.cold, true for exactly the first request an instance serves), not inferred from a request's position.</li>
+<li>Failed requests (no answer, timeouts, refusals, non-2xx) count in the error rate only, not in the latency statistics. Throughput is successful requests over the wall span of the group, from the first request's start to the last one's end.</li>
+<li>Serverless cost: each answered request's server time plus init on cold starts, rounded up to the billing increment (Lambda 1 ms, Cloud Run functions 100 ms), at the memory size priced, plus request charges (Lambda and API Gateway, or Cloud Run functions). It ignores the platform's own overhead beyond the handler, so it is a lower bound.</li>
+<li>Serverful cost: the hourly price of the fleet (the most instances sampled, else the minimum fleet) plus the ALB and its LCUs (one LCU per 25 new connections/s, keep-alive off), over the highest throughput a group sustained. Break-even: the lowest steady rate at which serverless costs as much as a fleet sized for that rate.</li>
+</ul>
+`)
+	// Skipped graphs are explained under Graphs; the rest (e.g. a truncated
+	// results file) here.
+	var notes []string
+	for _, w := range s.Warnings {
+		if !slices.Contains(skipped, w) {
+			notes = append(notes, w)
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("<h3>Notes</h3><ul>\n")
+		for _, w := range notes {
+			fmt.Fprintf(&b, "<li>%s</li>\n", esc(w))
+		}
+		b.WriteString("</ul>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.Bytes()
+}
+
+// inlineSVG strips the XML prolog so the SVG can sit inside HTML.
+func inlineSVG(svg []byte) string {
+	s := string(svg)
+	if i := strings.Index(s, "<svg"); i >= 0 {
+		s = s[i:]
+	}
+	return s
+}

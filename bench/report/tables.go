@@ -1,0 +1,262 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/servebench/servebench/bench/cost"
+	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/bench/stats"
+)
+
+var (
+	nan  = math.NaN()
+	ms1  = fixed(1)
+	rps  = fixed(3)
+	mbFn = fixed(0)
+)
+
+// statCols are the columns of a stats.Summary, in ms.
+var statCols = []column{
+	{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1},
+	{"p50_ms", ms1}, {"p90_ms", ms1}, {"p95_ms", ms1}, {"p99_ms", ms1},
+}
+
+func statValues(s stats.Summary) []any {
+	return []any{s.N, s.Mean, s.Min, s.Max, s.Std, s.P50, s.P90, s.P95, s.P99}
+}
+
+func overviewTable(cs []Comparison) table {
+	t := table{
+		Name:  "summary",
+		Title: "Summary per scenario",
+		Note:  "Client time of successful requests; throughput = successful requests over the wall span; cost per 1,000 requests at the measured load.",
+		Cols: []column{
+			{"scenario", nil}, {"target", nil}, {"function", nil}, {"requests", nil}, {"error_rate", percent},
+			{"client_mean_ms", ms1}, {"client_p95_ms", ms1}, {"server_mean_ms", ms1}, {"throughput_rps", rps}, {"usd_per_1000", dollars},
+		},
+	}
+	for _, c := range cs {
+		for _, s := range c.Sides {
+			t.Rows = append(t.Rows, []any{c.Scenario, s.Target, c.Function, s.Requests, s.ErrorRate, s.ClientMean, s.ClientP95, s.ServerMean, s.Throughput, s.Per1000})
+		}
+	}
+	return t
+}
+
+func latencyTable(groups []*Group) table {
+	t := table{
+		Name:  "latency",
+		Title: "Latency per target, scenario, function, group and measure",
+		Note:  "Exact percentiles (linear interpolation between closest ranks); std with ddof 1; failed requests count in the error rate only.",
+		Cols: append([]column{
+			{"scenario", nil}, {"target", nil}, {"function", nil}, {"group", nil}, {"measure", nil},
+			{"requests", nil}, {"errors", nil}, {"error_rate", percent}, {"throughput_rps", rps}, {"cold", nil}, {"warm", nil},
+		}, statCols...),
+	}
+	for _, g := range groups {
+		for _, m := range []struct {
+			name string
+			s    stats.Summary
+		}{{Client, g.Client}, {Server, g.Server}} {
+			if m.name == Server && m.s.N == 0 {
+				continue
+			}
+			row := []any{g.Scenario, g.Target, g.Function, g.Group, m.name, g.Total, g.Failed, g.ErrorRate, g.Throughput, g.Cold, g.Warm}
+			t.Rows = append(t.Rows, append(row, statValues(m.s)...))
+		}
+	}
+	return t
+}
+
+// coldWarmTable is the Eigenfaces study's Table 1: mean, min, max, std per memory
+// size, client/server, cold/warm and function (and, here, scenario and target).
+func coldWarmTable(g *grouping, pr pricing) table {
+	t := table{
+		Name:  "table1_coldwarm",
+		Title: "Cold and warm requests (the Eigenfaces study's Table 1)",
+		Note:  "Cold/warm as the service reported it for each request (server.cold), not assumed from position; memory as priced.",
+		Cols: []column{
+			{"scenario", nil}, {"target", nil}, {"memory_mb", mbFn}, {"function", nil}, {"measure", nil}, {"start", nil},
+			{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1},
+		},
+	}
+	type key struct{ scenario, target, function, temp string }
+	var keys []key
+	by := map[key][]results.Record{}
+	for _, gr := range g.groups {
+		for _, r := range g.records[groupKey{gr.Scenario, gr.Target, gr.Function, gr.Group}] {
+			k := key{gr.Scenario, gr.Target, gr.Function, temperature(r)}
+			if _, ok := by[k]; !ok {
+				keys = append(keys, k)
+			}
+			by[k] = append(by[k], r)
+		}
+	}
+	// Keep the groups' order of (scenario, target, function); cold before warm.
+	tempOrder := map[string]int{"cold": 0, "warm": 1, "unknown": 2}
+	first := map[[3]string]int{}
+	for i, k := range keys {
+		if _, ok := first[[3]string{k.scenario, k.target, k.function}]; !ok {
+			first[[3]string{k.scenario, k.target, k.function}] = i
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(
+			cmp.Compare(first[[3]string{a.scenario, a.target, a.function}], first[[3]string{b.scenario, b.target, b.function}]),
+			cmp.Compare(tempOrder[a.temp], tempOrder[b.temp]))
+	})
+	for _, measure := range []string{Client, Server} {
+		for _, k := range keys {
+			client, server := measures(by[k])
+			xs := client
+			if measure == Server {
+				xs = server
+			}
+			if len(xs) == 0 {
+				continue
+			}
+			s := stats.Summarize(xs)
+			mem := nan // serverful, or unknown
+			if mb := pr.memory[k.target]; mb > 0 && pr.kinds[k.target] != cost.Serverful {
+				mem = float64(mb)
+			}
+			t.Rows = append(t.Rows, []any{k.scenario, k.target, mem, k.function, measure, k.temp, s.N, s.Mean, s.Min, s.Max, s.Std})
+		}
+	}
+	return t
+}
+
+// knownStages are the service's timings_ms stages in the order they happen.
+var knownStages = []string{"init", "download", "decode", "inference", "draw", "encode", "upload"}
+
+// stageMeans returns, per (target, function, cold/warm), the mean milliseconds of
+// each stage over the successful requests that reported timings; a stage a request
+// did not report counts as 0 for it. "other" is total minus the listed stages
+// (init excluded: it precedes the request's clock).
+type stageRow struct {
+	target, function, temp string
+	n                      int
+	means                  map[string]float64
+}
+
+func stageMeans(g *grouping) (rows []stageRow, stages []string) {
+	extra := map[string]bool{}
+	idx := map[[3]string]int{}
+	for _, gr := range g.groups {
+		for _, r := range g.records[groupKey{gr.Scenario, gr.Target, gr.Function, gr.Group}] {
+			if !r.OK() || len(r.TimingsMS) == 0 {
+				continue
+			}
+			k := [3]string{r.Target, r.Function, temperature(r)}
+			i, ok := idx[k]
+			if !ok {
+				i = len(rows)
+				idx[k] = i
+				rows = append(rows, stageRow{target: k[0], function: k[1], temp: k[2], means: map[string]float64{}})
+			}
+			row := &rows[i]
+			row.n++
+			listed := 0.0
+			for name, v := range r.TimingsMS {
+				if name == "total" {
+					continue
+				}
+				row.means[name] += v
+				if name != "init" {
+					listed += v
+				}
+				if !slices.Contains(knownStages, name) {
+					extra[name] = true
+				}
+			}
+			row.means["other"] += max(0, r.TimingsMS["total"]-listed)
+		}
+	}
+	for i := range rows {
+		for k := range rows[i].means {
+			rows[i].means[k] /= float64(rows[i].n)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b stageRow) int {
+		return cmp.Or(cmp.Compare(a.target, b.target), cmp.Compare(a.function, b.function), cmp.Compare(a.temp, b.temp))
+	})
+	stages = append(slices.Clone(knownStages), slices.Sorted(maps.Keys(extra))...)
+	stages = append(stages, "other")
+	// Keep only stages some row has.
+	stages = slices.DeleteFunc(stages, func(s string) bool {
+		for _, r := range rows {
+			if _, ok := r.means[s]; ok {
+				return false
+			}
+		}
+		return true
+	})
+	return rows, stages
+}
+
+func stagesTable(g *grouping) table {
+	rows, stages := stageMeans(g)
+	t := table{
+		Name:  "stages",
+		Title: "Server stage breakdown (mean ms per request)",
+		Note:  "From timings_ms of successful requests. init is the instance start-up, reported on cold requests only; other = total minus the listed stages.",
+		Cols:  []column{{"target", nil}, {"function", nil}, {"start", nil}, {"n", nil}},
+	}
+	for _, s := range stages {
+		t.Cols = append(t.Cols, column{s + "_ms", ms1})
+	}
+	for _, r := range rows {
+		row := []any{r.target, r.function, r.temp, r.n}
+		for _, s := range stages {
+			row = append(row, r.means[s])
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func costTable(cs []Comparison, pr pricing) table {
+	t := table{
+		Name:  "cost",
+		Title: "Cost per 1,000 requests",
+		Note: fmt.Sprintf("Prices: %s (%s). Serverless from each answered request's billed server time (total + init, rounded up to the billing increment); serverful from the hourly cost of %s instance(s) + ALB over the highest group throughput it sustained.",
+			pr.prices.Date, pr.prices.Note, pr.instanceType),
+		Cols: []column{
+			{"scenario", nil}, {"function", nil}, {"target", nil}, {"billing", nil}, {"memory_mb", mbFn},
+			{"requests", nil}, {"server_mean_ms", ms1}, {"sustained_rps", rps}, {"instances", nil}, {"usd_per_1000", dollars}, {"basis", nil},
+		},
+	}
+	for _, c := range cs {
+		for _, s := range c.Sides {
+			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, s.Target, string(s.Kind), s.MemoryMB, s.Requests, s.ServerMean, s.Sustained, s.Instances, s.Per1000, s.CostNote})
+		}
+	}
+	return t
+}
+
+func breakEvenTable(cs []Comparison, pr pricing) table {
+	t := table{
+		Name:  "breakeven",
+		Title: "Break-even request rate",
+		Note: fmt.Sprintf("The lowest steady rate at which serverless costs as much as the serverful fleet sized for it (%s, at least %d, each serving the rate one instance sustained); months of %d h.",
+			pr.instanceType, pr.minInstances, cost.HoursPerMonth),
+		Cols: []column{
+			{"scenario", nil}, {"function", nil}, {"serverless", nil}, {"serverful", nil},
+			{"break_even_rps", rps}, {"fleet", nil}, {"monthly_usd", fixed(2)}, {"note", nil},
+		},
+	}
+	for _, c := range cs {
+		for _, b := range c.BreakEvens {
+			rate, monthly, fleet := b.Rate, b.Monthly, any(b.Fleet)
+			if !b.Found {
+				rate, monthly, fleet = nan, nan, dash
+			}
+			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, b.Serverless, b.Serverful, rate, fleet, monthly, b.Why})
+		}
+	}
+	return t
+}
