@@ -1,0 +1,194 @@
+// Package lambda stands up the serverless deployment on AWS: the service as a
+// Lambda function from its container image behind an API Gateway HTTP API whose
+// stage throttles requests, so a public endpoint cannot run up an unbounded bill.
+package lambda
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	awslambda "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servebench/servebench/infra/access"
+	"github.com/servebench/servebench/infra/naming"
+)
+
+// Defaults filled in by NewFunction (the original study's deployment).
+const (
+	DefaultMemoryMB         = 3000
+	DefaultTimeoutSeconds   = 30
+	DefaultArchitecture     = "x86_64"
+	DefaultThrottleRate     = 50  // requests per second, steady
+	DefaultThrottleBurst    = 100 // requests
+	DefaultLogRetentionDays = 7
+	// MaxIntegrationTimeoutSeconds is the most an API Gateway HTTP API waits for
+	// an integration; a longer Lambda timeout would only be cut at the gateway.
+	MaxIntegrationTimeoutSeconds = 30
+)
+
+// Routes are the service's routes on the HTTP API, all to the one function.
+var Routes = []string{"POST /predict", "ANY /faces/{proxy+}", "GET /healthz"}
+
+// FunctionArgs configures Function.
+type FunctionArgs struct {
+	Namer    naming.Namer
+	ImageURI pulumi.StringInput
+	Env      pulumi.StringMap
+	// InputBucketArn and OutputBucketArn scope the role.
+	InputBucketArn, OutputBucketArn pulumi.StringInput
+
+	MemoryMB       int
+	TimeoutSeconds int
+	Architecture   string
+	// ReservedConcurrency caps concurrent instances; nil leaves the account pool.
+	ReservedConcurrency *int
+	ThrottleRate        float64 // stage default route, requests per second
+	ThrottleBurst       int
+	LogRetentionDays    int
+}
+
+// Function is the Lambda function and its HTTP API.
+type Function struct {
+	pulumi.ResourceState
+
+	URL          pulumi.StringOutput `pulumi:"url"`
+	FunctionName pulumi.StringOutput `pulumi:"functionName"`
+	FunctionArn  pulumi.StringOutput `pulumi:"functionArn"`
+	APIID        pulumi.StringOutput `pulumi:"apiId"`
+	LogGroupName pulumi.StringOutput `pulumi:"logGroupName"`
+}
+
+// NewFunction creates the function, its role and logs, and the HTTP API.
+func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...pulumi.ResourceOption) (*Function, error) {
+	a := *args
+	if a.MemoryMB == 0 {
+		a.MemoryMB = DefaultMemoryMB
+	}
+	if a.TimeoutSeconds == 0 {
+		a.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+	if a.Architecture == "" {
+		a.Architecture = DefaultArchitecture
+	}
+	if a.ThrottleRate == 0 {
+		a.ThrottleRate = DefaultThrottleRate
+	}
+	if a.ThrottleBurst == 0 {
+		a.ThrottleBurst = DefaultThrottleBurst
+	}
+	if a.LogRetentionDays == 0 {
+		a.LogRetentionDays = DefaultLogRetentionDays
+	}
+	if a.TimeoutSeconds > MaxIntegrationTimeoutSeconds {
+		return nil, fmt.Errorf("lambda %s: timeout %d s is above the %d s an API Gateway HTTP API waits", name, a.TimeoutSeconds, MaxIntegrationTimeoutSeconds)
+	}
+	c := &Function{}
+	if err := ctx.RegisterComponentResource("servebench:infra:LambdaFunction", name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	fnName := a.Namer.Name("service", naming.MaxLambda)
+
+	// The log group exists before the function, so Lambda does not create one that
+	// never expires and the role needs no logs:CreateLogGroup.
+	logs, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/lambda/" + fnName),
+		RetentionInDays: pulumi.Int(a.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
+		Name:             pulumi.String(a.Namer.Name("lambda", naming.MaxIAMRole)),
+		AssumeRolePolicy: pulumi.String(access.AssumeRole("lambda.amazonaws.com")),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := iam.NewRolePolicy(ctx, name+"-role-policy", &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: access.BucketPolicy(a.InputBucketArn, a.OutputBucketArn, logs.Arn),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	fnArgs := &awslambda.FunctionArgs{
+		Name:          pulumi.String(fnName),
+		PackageType:   pulumi.String("Image"),
+		ImageUri:      a.ImageURI,
+		Role:          role.Arn,
+		MemorySize:    pulumi.Int(a.MemoryMB),
+		Timeout:       pulumi.Int(a.TimeoutSeconds),
+		Architectures: pulumi.StringArray{pulumi.String(a.Architecture)},
+		Environment:   &awslambda.FunctionEnvironmentArgs{Variables: a.Env},
+	}
+	if a.ReservedConcurrency != nil {
+		fnArgs.ReservedConcurrentExecutions = pulumi.Int(*a.ReservedConcurrency)
+	}
+	fn, err := awslambda.NewFunction(ctx, name+"-function", fnArgs, parent, pulumi.DependsOn([]pulumi.Resource{logs, policy}))
+	if err != nil {
+		return nil, err
+	}
+
+	api, err := apigatewayv2.NewApi(ctx, name+"-api", &apigatewayv2.ApiArgs{
+		Name:         pulumi.String(a.Namer.Name("api", 128)),
+		ProtocolType: pulumi.String("HTTP"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	integ, err := apigatewayv2.NewIntegration(ctx, name+"-integration", &apigatewayv2.IntegrationArgs{
+		ApiId:                api.ID(),
+		IntegrationType:      pulumi.String("AWS_PROXY"),
+		IntegrationUri:       fn.InvokeArn,
+		PayloadFormatVersion: pulumi.String("2.0"),
+		TimeoutMilliseconds:  pulumi.Int(MaxIntegrationTimeoutSeconds * 1000),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	var deps []pulumi.Resource
+	for i, key := range Routes {
+		r, err := apigatewayv2.NewRoute(ctx, fmt.Sprintf("%s-route-%d", name, i), &apigatewayv2.RouteArgs{
+			ApiId:    api.ID(),
+			RouteKey: pulumi.String(key),
+			Target:   pulumi.Sprintf("integrations/%s", integ.ID()),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, r)
+	}
+	if _, err := apigatewayv2.NewStage(ctx, name+"-stage", &apigatewayv2.StageArgs{
+		ApiId:      api.ID(),
+		Name:       pulumi.String("$default"),
+		AutoDeploy: pulumi.Bool(true),
+		DefaultRouteSettings: &apigatewayv2.StageDefaultRouteSettingsArgs{
+			ThrottlingRateLimit:  pulumi.Float64(a.ThrottleRate),
+			ThrottlingBurstLimit: pulumi.Int(a.ThrottleBurst),
+		},
+	}, parent, pulumi.DependsOn(deps)); err != nil {
+		return nil, err
+	}
+	if _, err := awslambda.NewPermission(ctx, name+"-invoke", &awslambda.PermissionArgs{
+		Action:    pulumi.String("lambda:InvokeFunction"),
+		Function:  fn.Name,
+		Principal: pulumi.String("apigateway.amazonaws.com"),
+		SourceArn: pulumi.Sprintf("%s/*/*", api.ExecutionArn),
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	c.URL = api.ApiEndpoint
+	c.FunctionName = fn.Name
+	c.FunctionArn = fn.Arn
+	c.APIID = api.ID().ToStringOutput()
+	c.LogGroupName = logs.Name
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"url": c.URL, "functionName": c.FunctionName, "functionArn": c.FunctionArn,
+		"apiId": c.APIID, "logGroupName": c.LogGroupName,
+	})
+}

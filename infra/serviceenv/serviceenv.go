@@ -1,0 +1,65 @@
+// Package serviceenv writes the environment the service reads on every cloud
+// platform (SERVEBENCH_* variables and PORT), so the ECS task, the Lambda function
+// and the Cloud Functions agree on one contract.
+package serviceenv
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Keys inside an input bucket (the service's bucket layout).
+const (
+	ModelKey = "models/yolox_nano.onnx"
+	FacesKey = "faces/orl.zip"
+)
+
+// Env describes one deployment of the service.
+type Env struct {
+	// Scheme is the gocloud blob scheme: "s3" or "gs".
+	Scheme string
+	// Region is appended to s3 URLs (?region=...).
+	Region   string
+	Backend  string // onnxruntime | gomlx | auto
+	Platform string // ecs | lambda | gcf
+	MemoryMB int
+	Port     int  // 0 = do not set PORT
+	Preload  bool // load the model at start rather than on the first request
+}
+
+// Vars is the environment for an input and an output bucket name.
+func (e Env) Vars(input, output pulumi.StringInput) pulumi.StringMap {
+	url := func(bucket pulumi.StringInput, key string) pulumi.StringOutput {
+		return pulumi.All(bucket).ApplyT(func(v []any) string { return e.URL(v[0].(string), key) }).(pulumi.StringOutput)
+	}
+	m := pulumi.StringMap{
+		"SERVEBENCH_INPUT_BUCKET":  url(input, ""),
+		"SERVEBENCH_OUTPUT_BUCKET": url(output, ""),
+		"SERVEBENCH_MODEL":         url(input, ModelKey),
+		"SERVEBENCH_FACES_SOURCE":  url(input, FacesKey),
+		"SERVEBENCH_BACKEND":       pulumi.String(e.Backend),
+		"SERVEBENCH_PLATFORM":      pulumi.String(e.Platform),
+		"SERVEBENCH_MEMORY_MB":     pulumi.String(fmt.Sprint(e.MemoryMB)),
+	}
+	if e.Port != 0 {
+		m["PORT"] = pulumi.String(fmt.Sprint(e.Port))
+	}
+	if e.Preload {
+		m["SERVEBENCH_PRELOAD"] = pulumi.String("true")
+	}
+	return m
+}
+
+// URL is the blob URL of a bucket, or of one key in it when key is not empty:
+// s3://bucket/key?region=r, gs://bucket/key.
+func (e Env) URL(bucket, key string) string {
+	u := e.Scheme + "://" + bucket
+	if key != "" {
+		u += "/" + key
+	}
+	if e.Scheme == "s3" && e.Region != "" {
+		u += "?region=" + e.Region
+	}
+	return u
+}

@@ -1,0 +1,407 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/servebench/servebench/infra/access"
+)
+
+// The serverful stack with its own stack file: the original study's numbers.
+func TestServerfulDefaults(t *testing.T) {
+	d := mustRun(t, "serverful", nil)
+
+	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
+	if asg["minSize"] != 1.0 || asg["maxSize"] != 5.0 {
+		t.Errorf("ASG min/max = %v/%v, want 1/5", asg["minSize"], asg["maxSize"])
+	}
+	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	if lt["instanceType"] != "t3a.xlarge" {
+		t.Errorf("instance type %v, want t3a.xlarge", lt["instanceType"])
+	}
+	if lt["imageId"] != mockAMI {
+		t.Errorf("AMI %v, want the SSM parameter's value %s", lt["imageId"], mockAMI)
+	}
+	var amiParam string
+	for _, c := range d.calls {
+		if c.Token == "aws:ssm/getParameter:getParameter" {
+			amiParam = c.Args["name"].StringValue()
+		}
+	}
+	if amiParam != "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" {
+		t.Errorf("AMI read from SSM parameter %q, want the ECS-optimized AL2023 one", amiParam)
+	}
+
+	target := d.one(t, "aws:appautoscaling/target:Target").Inputs
+	if target["minCapacity"] != 1.0 || target["maxCapacity"] != 5.0 || target["scalableDimension"] != "ecs:service:DesiredCount" {
+		t.Errorf("scaling target %v", target)
+	}
+	pol := d.one(t, "aws:appautoscaling/policy:Policy").Inputs
+	tt := get(t, pol, "targetTrackingScalingPolicyConfiguration")
+	if get(t, tt, "targetValue") != 70.0 || get(t, tt, "scaleInCooldown") != 60.0 || get(t, tt, "scaleOutCooldown") != 60.0 {
+		t.Errorf("target tracking %v, want 70 %% CPU, 60 s cooldowns", tt)
+	}
+	if m := get(t, tt, "predefinedMetricSpecification", "predefinedMetricType"); m != "ECSServiceAverageCPUUtilization" {
+		t.Errorf("metric %v, want service CPU", m)
+	}
+	if pol["policyType"] != "TargetTrackingScaling" {
+		t.Errorf("policy type %v", pol["policyType"])
+	}
+
+	cp := d.one(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
+	if s := get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
+		t.Errorf("managed scaling %v, want ENABLED", s)
+	}
+	cps := d.one(t, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").Inputs
+	if got := get(t, cps, "capacityProviders", 0); got != cp["name"] {
+		t.Errorf("cluster capacity providers %v, want %v", got, cp["name"])
+	}
+
+	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	if p := get(t, tg, "healthCheck", "path"); p != "/healthz" {
+		t.Errorf("health check path %v, want /healthz", p)
+	}
+	if tg["port"] != 8080.0 || tg["protocol"] != "HTTP" {
+		t.Errorf("target group port/protocol %v/%v", tg["port"], tg["protocol"])
+	}
+	logs := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
+	if logs["retentionInDays"] != 7.0 {
+		t.Errorf("log retention %v, want 7", logs["retentionInDays"])
+	}
+
+	// The task: the pushed image by digest, the service's environment, logs.
+	td := d.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
+	if td["cpu"] != "4096" || td["memory"] != "14336" || td["networkMode"] != "bridge" {
+		t.Errorf("task cpu/memory/network %v/%v/%v", td["cpu"], td["memory"], td["networkMode"])
+	}
+	var containers []struct {
+		Image        string
+		PortMappings []struct{ ContainerPort, HostPort int }
+		Environment  []struct{ Name, Value string }
+		LogConfig    struct {
+			LogDriver string
+			Options   map[string]string
+		} `json:"logConfiguration"`
+	}
+	if err := json.Unmarshal([]byte(td["containerDefinitions"].(string)), &containers); err != nil || len(containers) != 1 {
+		t.Fatalf("container definitions %v: %v", td["containerDefinitions"], err)
+	}
+	c := containers[0]
+	img := d.one(t, "docker:index/image:Image").Inputs
+	if !strings.HasPrefix(c.Image, account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverful-server@sha256:") {
+		t.Errorf("container image %q, want the pushed image by digest", c.Image)
+	}
+	if get(t, img, "build", "target") != "server" {
+		t.Errorf("image target %v, want server", get(t, img, "build", "target"))
+	}
+	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 8080 || c.PortMappings[0].HostPort != 0 {
+		t.Errorf("port mappings %+v, want 8080 on a dynamic host port", c.PortMappings)
+	}
+	in, out := bucketNames(t, d)
+	env := map[string]string{}
+	for _, e := range c.Environment {
+		env[e.Name] = e.Value
+	}
+	want := map[string]string{
+		"SERVEBENCH_INPUT_BUCKET":  "s3://" + in + "?region=us-east-1",
+		"SERVEBENCH_OUTPUT_BUCKET": "s3://" + out + "?region=us-east-1",
+		"SERVEBENCH_MODEL":         "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
+		"SERVEBENCH_FACES_SOURCE":  "s3://" + in + "/faces/orl.zip?region=us-east-1",
+		"SERVEBENCH_BACKEND":       "onnxruntime",
+		"SERVEBENCH_PLATFORM":      "ecs",
+		"SERVEBENCH_MEMORY_MB":     "14336",
+		"SERVEBENCH_PRELOAD":       "true",
+		"PORT":                     "8080",
+	}
+	if !mapsEqual(env, want) {
+		t.Errorf("container env\n got %v\nwant %v", env, want)
+	}
+	if c.LogConfig.LogDriver != "awslogs" || c.LogConfig.Options["awslogs-group"] != logs["name"] || c.LogConfig.Options["awslogs-region"] != "us-east-1" {
+		t.Errorf("log configuration %+v", c.LogConfig)
+	}
+
+	checkImage(t, d, "server")
+	checkBuckets(t, d)
+	checkNames(t, d, "serverful")
+	checkOutputs(t, d, "url", "inputBucket", "outputBucket", "clusterName", "serviceName",
+		"autoScalingGroupName", "capacityProviderName", "loadBalancerName", "targetGroupName", "logGroupName", "imageUri")
+	if u := d.outputs["url"]; u != "http://servebench-serverful-alb-1234.us-east-1.elb.amazonaws.com:80" {
+		t.Errorf("url output %v", u)
+	}
+}
+
+// Destroy must not hang: what a mock can show is that every setting that lets the
+// cloud delete without waiting is in the inputs.
+func TestServerfulDestroyDoesNotWait(t *testing.T) {
+	d := mustRun(t, "serverful", nil)
+	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
+	if asg["protectFromScaleIn"] != false {
+		t.Errorf("ASG protectFromScaleIn = %v, want false", asg["protectFromScaleIn"])
+	}
+	if asg["forceDelete"] != true {
+		t.Errorf("ASG forceDelete = %v, want true", asg["forceDelete"])
+	}
+	cp := d.one(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
+	if p := get(t, cp, "autoScalingGroupProvider", "managedTerminationProtection"); p != "DISABLED" {
+		t.Errorf("managedTerminationProtection = %v, want DISABLED", p)
+	}
+	svc := d.one(t, "aws:ecs/service:Service").Inputs
+	if svc["forceDelete"] != true || svc["waitForSteadyState"] != false {
+		t.Errorf("service forceDelete/waitForSteadyState = %v/%v, want true/false", svc["forceDelete"], svc["waitForSteadyState"])
+	}
+	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	if tg["deregistrationDelay"] != 10.0 {
+		t.Errorf("deregistration delay %v, want 10 s", tg["deregistrationDelay"])
+	}
+	if r := d.one(t, "aws:ecr/repository:Repository").Inputs; r["forceDelete"] != true {
+		t.Errorf("ECR forceDelete = %v", r["forceDelete"])
+	}
+	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+		if b.Inputs["forceDestroy"] != true {
+			t.Errorf("bucket %s forceDestroy = %v", b.Name, b.Inputs["forceDestroy"])
+		}
+	}
+}
+
+func TestServerfulAccess(t *testing.T) {
+	d := mustRun(t, "serverful", nil)
+	in, out := bucketNames(t, d)
+
+	// The task role: the buckets, nothing else. The instance and execution roles
+	// carry only the AWS-managed ECS policies (their "*" is what AWS requires for
+	// ecr:GetAuthorizationToken and the ECS agent).
+	var taskPolicy string
+	for _, p := range d.byType("aws:iam/rolePolicy:RolePolicy") {
+		taskPolicy = p.Inputs["policy"].(string)
+	}
+	if len(d.byType("aws:iam/rolePolicy:RolePolicy")) != 1 {
+		t.Fatalf("%d inline policies, want 1 (the task role's)", len(d.byType("aws:iam/rolePolicy:RolePolicy")))
+	}
+	checkBucketPolicy(t, taskPolicy, in, out, "")
+	var managed []string
+	for _, a := range d.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		managed = append(managed, a.Inputs["policyArn"].(string))
+	}
+	slices.Sort(managed)
+	wantManaged := []string{
+		"arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+		"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+	}
+	if !slices.Equal(managed, wantManaged) {
+		t.Errorf("managed policies %v, want %v", managed, wantManaged)
+	}
+	for _, r := range d.byType("aws:iam/role:Role") {
+		var trust struct {
+			Statement []struct{ Principal struct{ Service string } }
+		}
+		if err := json.Unmarshal([]byte(r.Inputs["assumeRolePolicy"].(string)), &trust); err != nil || len(trust.Statement) != 1 {
+			t.Fatalf("role %s trust policy %v: %v", r.Name, r.Inputs["assumeRolePolicy"], err)
+		}
+		svc := trust.Statement[0].Principal.Service
+		if svc != "ec2.amazonaws.com" && svc != "ecs-tasks.amazonaws.com" {
+			t.Errorf("role %s trusts %s", r.Name, svc)
+		}
+	}
+
+	// Security groups: the ALB takes port 80 from 0.0.0.0/0; the instances take
+	// only the dynamic host ports, only from the ALB's group.
+	sgs := d.byType("aws:ec2/securityGroup:SecurityGroup")
+	if len(sgs) != 2 {
+		t.Fatalf("%d security groups, want 2", len(sgs))
+	}
+	alb := d.one(t, "aws:lb/loadBalancer:LoadBalancer").Inputs
+	albSG := get(t, alb, "securityGroups", 0).(string)
+	for _, sg := range sgs {
+		ingress := sg.Inputs["ingress"].([]any)
+		if len(ingress) != 1 {
+			t.Fatalf("security group %s: %d ingress rules, want 1", sg.Name, len(ingress))
+		}
+		rule := ingress[0].(map[string]any)
+		if sg.ID == albSG {
+			if rule["fromPort"] != 80.0 || rule["toPort"] != 80.0 || rule["protocol"] != "tcp" ||
+				!slices.Equal(anyStrings(rule["cidrBlocks"]), []string{"0.0.0.0/0"}) || rule["securityGroups"] != nil {
+				t.Errorf("ALB ingress %v, want tcp 80 from 0.0.0.0/0", rule)
+			}
+			continue
+		}
+		if rule["cidrBlocks"] != nil || !slices.Equal(anyStrings(rule["securityGroups"]), []string{albSG}) {
+			t.Errorf("instance ingress %v, want only from the ALB group %s", rule, albSG)
+		}
+		if rule["fromPort"] != 32768.0 || rule["toPort"] != 65535.0 || rule["protocol"] != "tcp" {
+			t.Errorf("instance ingress ports %v-%v/%v, want the ephemeral range", rule["fromPort"], rule["toPort"], rule["protocol"])
+		}
+	}
+	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	instSG := get(t, lt, "vpcSecurityGroupIds", 0)
+	if instSG == albSG {
+		t.Error("instances share the ALB's security group")
+	}
+	if _, ok := d.byID(instSG.(string)); !ok {
+		t.Errorf("instances' security group %v is not one the stack made", instSG)
+	}
+}
+
+// The configurable pieces reach their resources.
+func TestServerfulConfigured(t *testing.T) {
+	d := mustRun(t, "serverful", map[string]string{
+		"servebench:ingressCidrs":     `["203.0.113.0/24","198.51.100.7/32"]`,
+		"servebench:listenerPort":     "8081",
+		"servebench:minSize":          "2",
+		"servebench:maxSize":          "3",
+		"servebench:instanceType":     "c6a.large",
+		"servebench:vpcId":            "vpc-0123456789abcdef0",
+		"servebench:subnetIds":        `["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]`,
+		"servebench:inputBucket":      "my-in-bucket",
+		"servebench:outputBucket":     "my-out-bucket",
+		"servebench:logRetentionDays": "30",
+	})
+	if n := len(d.byType("aws:ec2/vpc:Vpc")) + len(d.byType("aws:ec2/subnet:Subnet")); n != 0 {
+		t.Errorf("%d VPC/subnet resources with an existing VPC, want 0", n)
+	}
+	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	if tg["vpcId"] != "vpc-0123456789abcdef0" {
+		t.Errorf("target group VPC %v", tg["vpcId"])
+	}
+	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
+	if !slices.Equal(anyStrings(asg["vpcZoneIdentifiers"]), []string{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"}) {
+		t.Errorf("ASG subnets %v", asg["vpcZoneIdentifiers"])
+	}
+	if asg["minSize"] != 2.0 || asg["maxSize"] != 3.0 {
+		t.Errorf("ASG %v..%v, want 2..3", asg["minSize"], asg["maxSize"])
+	}
+	if lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs; lt["instanceType"] != "c6a.large" {
+		t.Errorf("instance type %v", lt["instanceType"])
+	}
+	l := d.one(t, "aws:lb/listener:Listener").Inputs
+	if l["port"] != 8081.0 {
+		t.Errorf("listener port %v", l["port"])
+	}
+	for _, sg := range d.byType("aws:ec2/securityGroup:SecurityGroup") {
+		rule := get(t, sg.Inputs, "ingress", 0).(map[string]any)
+		if rule["cidrBlocks"] != nil && (!slices.Equal(anyStrings(rule["cidrBlocks"]), []string{"203.0.113.0/24", "198.51.100.7/32"}) || rule["fromPort"] != 8081.0) {
+			t.Errorf("ALB ingress %v", rule)
+		}
+	}
+	in, out := bucketNames(t, d)
+	if in != "my-in-bucket" || out != "my-out-bucket" {
+		t.Errorf("buckets %s, %s", in, out)
+	}
+	if got := d.outputs["url"]; !strings.HasSuffix(got.(string), ":8081") {
+		t.Errorf("url %v", got)
+	}
+	if r := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs["retentionInDays"]; r != 30.0 {
+		t.Errorf("retention %v", r)
+	}
+}
+
+// New VPC: two public subnets in two zones.
+func TestServerfulNetwork(t *testing.T) {
+	d := mustRun(t, "serverful", nil)
+	vpc := d.one(t, "aws:ec2/vpc:Vpc").Inputs
+	if vpc["cidrBlock"] != "10.0.0.0/16" {
+		t.Errorf("VPC %v", vpc["cidrBlock"])
+	}
+	subnets := d.byType("aws:ec2/subnet:Subnet")
+	if len(subnets) != 2 {
+		t.Fatalf("%d subnets, want 2", len(subnets))
+	}
+	zones := map[any]bool{}
+	for _, s := range subnets {
+		zones[s.Inputs["availabilityZone"]] = true
+		if s.Inputs["mapPublicIpOnLaunch"] != true {
+			t.Errorf("subnet %s is not public", s.Name)
+		}
+	}
+	if !zones["us-east-1a"] || !zones["us-east-1b"] {
+		t.Errorf("subnet zones %v, want us-east-1a and us-east-1b", zones)
+	}
+	rt := d.one(t, "aws:ec2/routeTable:RouteTable").Inputs
+	if get(t, rt, "routes", 0, "cidrBlock") != "0.0.0.0/0" {
+		t.Errorf("no default route: %v", rt["routes"])
+	}
+	if n := len(d.byType("aws:ec2/routeTableAssociation:RouteTableAssociation")); n != 2 {
+		t.Errorf("%d route table associations, want 2", n)
+	}
+}
+
+// checkBucketPolicy checks a service role policy names only the two buckets (and
+// the log group when logGroupArn is set), with only the actions each needs.
+func checkBucketPolicy(t *testing.T, policy, in, out, logGroupArn string) {
+	t.Helper()
+	var doc access.Document
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+		t.Fatalf("policy %q: %v", policy, err)
+	}
+	inArn, outArn := "arn:aws:s3:::"+in, "arn:aws:s3:::"+out
+	want := map[string][]string{ // resource → actions
+		inArn + "/*":  {"s3:GetObject"},
+		outArn + "/*": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
+		inArn:         {"s3:ListBucket"},
+		outArn:        {"s3:ListBucket"},
+	}
+	if logGroupArn != "" {
+		want[logGroupArn+":*"] = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+	}
+	got := map[string][]string{}
+	for _, s := range doc.Statement {
+		if s.Effect != "Allow" {
+			t.Errorf("statement %s effect %s", s.Sid, s.Effect)
+		}
+		for _, r := range s.Resource {
+			if strings.Contains(r, "*") && !strings.HasSuffix(r, "/*") && !strings.HasSuffix(r, ":*") || r == "*" {
+				t.Errorf("statement %s: wildcard resource %q", s.Sid, r)
+			}
+			got[r] = append(got[r], s.Action...)
+		}
+	}
+	for r := range got {
+		slices.Sort(got[r])
+	}
+	if len(got) != len(want) {
+		t.Errorf("policy resources %v, want %v", got, want)
+	}
+	for r, acts := range want {
+		if !slices.Equal(got[r], acts) {
+			t.Errorf("policy on %s: %v, want %v", r, got[r], acts)
+		}
+	}
+}
+
+func bucketNames(t *testing.T, d deployment) (in, out string) {
+	t.Helper()
+	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+		switch {
+		case strings.HasSuffix(b.Name, "-input"):
+			in = b.ID
+		case strings.HasSuffix(b.Name, "-output"):
+			out = b.ID
+		}
+	}
+	if in == "" || out == "" {
+		t.Fatalf("no input/output bucket among %v", d.byType("aws:s3/bucketV2:BucketV2"))
+	}
+	return in, out
+}
+
+func anyStrings(v any) []string {
+	a, _ := v.([]any)
+	out := make([]string, len(a))
+	for i, e := range a {
+		out[i], _ = e.(string)
+	}
+	return out
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,423 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+func TestServerlessDefaults(t *testing.T) {
+	d := mustRun(t, "serverless", nil)
+	fn := d.one(t, "aws:lambda/function:Function").Inputs
+	if fn["memorySize"] != 3000.0 || fn["timeout"] != 30.0 || fn["packageType"] != "Image" {
+		t.Errorf("lambda memory/timeout/package %v/%v/%v, want 3000/30/Image", fn["memorySize"], fn["timeout"], fn["packageType"])
+	}
+	if !slices.Equal(anyStrings(fn["architectures"]), []string{"x86_64"}) {
+		t.Errorf("architectures %v", fn["architectures"])
+	}
+	if _, set := fn["reservedConcurrentExecutions"]; set {
+		t.Errorf("reserved concurrency %v, want unset by default", fn["reservedConcurrentExecutions"])
+	}
+	if u := fn["imageUri"].(string); !strings.HasPrefix(u, account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverless-lambda@sha256:") {
+		t.Errorf("image %q, want the pushed lambda image by digest", u)
+	}
+	in, out := bucketNames(t, d)
+	env := map[string]string{}
+	for k, v := range get(t, fn, "environment", "variables").(map[string]any) {
+		env[k] = v.(string)
+	}
+	want := map[string]string{
+		"SERVEBENCH_INPUT_BUCKET":  "s3://" + in + "?region=us-east-1",
+		"SERVEBENCH_OUTPUT_BUCKET": "s3://" + out + "?region=us-east-1",
+		"SERVEBENCH_MODEL":         "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
+		"SERVEBENCH_FACES_SOURCE":  "s3://" + in + "/faces/orl.zip?region=us-east-1",
+		"SERVEBENCH_BACKEND":       "onnxruntime",
+		"SERVEBENCH_PLATFORM":      "lambda",
+		"SERVEBENCH_MEMORY_MB":     "3000",
+	}
+	if !mapsEqual(env, want) {
+		t.Errorf("lambda env\n got %v\nwant %v", env, want)
+	}
+
+	stage := d.one(t, "aws:apigatewayv2/stage:Stage").Inputs
+	if get(t, stage, "defaultRouteSettings", "throttlingRateLimit") != 50.0 || get(t, stage, "defaultRouteSettings", "throttlingBurstLimit") != 100.0 {
+		t.Errorf("stage throttling %v, want 50 rps, burst 100", stage["defaultRouteSettings"])
+	}
+	if stage["name"] != "$default" || stage["autoDeploy"] != true {
+		t.Errorf("stage %v/%v", stage["name"], stage["autoDeploy"])
+	}
+	integ := d.one(t, "aws:apigatewayv2/integration:Integration")
+	if integ.Inputs["integrationType"] != "AWS_PROXY" || integ.Inputs["payloadFormatVersion"] != "2.0" {
+		t.Errorf("integration %v", integ.Inputs)
+	}
+	if !strings.Contains(integ.Inputs["integrationUri"].(string), ":function:servebench-serverless-service/invocations") {
+		t.Errorf("integration uri %v", integ.Inputs["integrationUri"])
+	}
+	var keys []string
+	for _, r := range d.byType("aws:apigatewayv2/route:Route") {
+		keys = append(keys, r.Inputs["routeKey"].(string))
+		if r.Inputs["target"] != "integrations/"+integ.ID {
+			t.Errorf("route %v targets %v", r.Inputs["routeKey"], r.Inputs["target"])
+		}
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"ANY /faces/{proxy+}", "GET /healthz", "POST /predict"}) {
+		t.Errorf("routes %v", keys)
+	}
+	perm := d.one(t, "aws:lambda/permission:Permission").Inputs
+	if perm["principal"] != "apigateway.amazonaws.com" || perm["action"] != "lambda:InvokeFunction" ||
+		perm["sourceArn"] != "arn:aws:execute-api:us-east-1:"+account+":abc123/*/*" || perm["function"] != "servebench-serverless-service" {
+		t.Errorf("invoke permission %v", perm)
+	}
+
+	// The role: the buckets and its own log group, nothing else.
+	logs := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
+	if logs["name"] != "/aws/lambda/servebench-serverless-service" || logs["retentionInDays"] != 7.0 {
+		t.Errorf("log group %v, retention %v", logs["name"], logs["retentionInDays"])
+	}
+	checkBucketPolicy(t, d.one(t, "aws:iam/rolePolicy:RolePolicy").Inputs["policy"].(string), in, out,
+		"arn:aws:logs:us-east-1:"+account+":log-group:/aws/lambda/servebench-serverless-service")
+	if n := len(d.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")); n != 0 {
+		t.Errorf("%d managed policies on the Lambda role, want 0", n)
+	}
+	role := d.one(t, "aws:iam/role:Role").Inputs
+	if !strings.Contains(role["assumeRolePolicy"].(string), `"Service":"lambda.amazonaws.com"`) {
+		t.Errorf("trust policy %v", role["assumeRolePolicy"])
+	}
+	if n := len(d.byType("aws:ec2/securityGroup:SecurityGroup")); n != 0 {
+		t.Errorf("%d security groups in the serverless stack", n)
+	}
+
+	// No gcp:project in the stack file: nothing on Google Cloud.
+	for _, r := range d.res {
+		if strings.HasPrefix(r.Type, "gcp:") {
+			t.Errorf("GCP resource %s %s without gcp:project", r.Type, r.Name)
+		}
+	}
+	checkImage(t, d, "lambda")
+	checkBuckets(t, d)
+	checkNames(t, d, "serverless")
+	checkOutputs(t, d, "url", "inputBucket", "outputBucket", "functionName", "functionArn", "apiId", "imageUri")
+	if d.outputs["url"] != "https://abc123.execute-api.us-east-1.amazonaws.com" || d.outputs["functionName"] != "servebench-serverless-service" {
+		t.Errorf("outputs url %v, functionName %v", d.outputs["url"], d.outputs["functionName"])
+	}
+}
+
+func TestServerlessOptions(t *testing.T) {
+	d := mustRun(t, "serverless", map[string]string{
+		"servebench:lambdaReservedConcurrency": "10",
+		"servebench:lambdaMemoryMb":            "2048",
+		"servebench:lambdaTimeout":             "20",
+		"servebench:throttleRateLimit":         "5",
+		"servebench:throttleBurstLimit":        "10",
+	})
+	fn := d.one(t, "aws:lambda/function:Function").Inputs
+	if fn["reservedConcurrentExecutions"] != 10.0 || fn["memorySize"] != 2048.0 || fn["timeout"] != 20.0 {
+		t.Errorf("lambda %v/%v/%v", fn["reservedConcurrentExecutions"], fn["memorySize"], fn["timeout"])
+	}
+	if get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB") != "2048" {
+		t.Errorf("SERVEBENCH_MEMORY_MB %v", get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB"))
+	}
+	s := d.one(t, "aws:apigatewayv2/stage:Stage").Inputs
+	if get(t, s, "defaultRouteSettings", "throttlingRateLimit") != 5.0 || get(t, s, "defaultRouteSettings", "throttlingBurstLimit") != 10.0 {
+		t.Errorf("throttling %v", s["defaultRouteSettings"])
+	}
+}
+
+func TestServerlessCloudFunctions(t *testing.T) {
+	d := mustRun(t, "serverless", map[string]string{
+		"gcp:project":               "servebench-test",
+		"servebench:gcpMemoryMb":    "[1024,2048]",
+		"servebench:gcpPublic":      "false",
+		"servebench:gcpInvokers":    `["user:bench@example.com"]`,
+		"servebench:gcpInputBucket": "sb-gcf-in",
+	})
+	fns := d.byType("gcp:cloudfunctionsv2/function:Function")
+	if len(fns) != 10 {
+		t.Fatalf("%d functions, want 5 entry points x 2 memory sizes", len(fns))
+	}
+	sa := d.one(t, "gcp:serviceaccount/account:Account").Inputs
+	email := sa["accountId"].(string) + "@proj.iam.gserviceaccount.com"
+	buckets := map[string]res{}
+	for _, b := range d.byType("gcp:storage/bucket:Bucket") {
+		buckets[b.Name[strings.LastIndex(b.Name, "-")+1:]] = b
+		if b.Inputs["publicAccessPrevention"] != "enforced" || b.Inputs["uniformBucketLevelAccess"] != true || b.Inputs["forceDestroy"] != true {
+			t.Errorf("GCS bucket %s: %v", b.Name, b.Inputs)
+		}
+	}
+	if buckets["input"].Inputs["name"] != "sb-gcf-in" {
+		t.Errorf("input bucket name %v, want the configured one", buckets["input"].Inputs["name"])
+	}
+	gin, gout := buckets["input"].ID, buckets["output"].ID
+	byEntry := map[string][]string{}
+	for _, f := range fns {
+		in := f.Inputs
+		entry := get(t, in, "buildConfig", "entryPoint").(string)
+		mem := get(t, in, "serviceConfig", "availableMemory").(string)
+		byEntry[entry] = append(byEntry[entry], mem)
+		if get(t, in, "buildConfig", "runtime") != "go126" {
+			t.Errorf("%s runtime %v", f.Name, get(t, in, "buildConfig", "runtime"))
+		}
+		if get(t, in, "serviceConfig", "timeoutSeconds") != 540.0 || get(t, in, "serviceConfig", "serviceAccountEmail") != email {
+			t.Errorf("%s timeout/account %v/%v", f.Name, get(t, in, "serviceConfig", "timeoutSeconds"), get(t, in, "serviceConfig", "serviceAccountEmail"))
+		}
+		if get(t, in, "serviceConfig", "maxInstanceCount") != 30.0 {
+			t.Errorf("%s max instances %v", f.Name, get(t, in, "serviceConfig", "maxInstanceCount"))
+		}
+		memMB := map[string]string{"1Gi": "1024", "2Gi": "2048"}[mem]
+		env := get(t, in, "serviceConfig", "environmentVariables").(map[string]any)
+		want := map[string]any{
+			"SERVEBENCH_INPUT_BUCKET": "gs://" + gin, "SERVEBENCH_OUTPUT_BUCKET": "gs://" + gout,
+			"SERVEBENCH_MODEL": "gs://" + gin + "/models/yolox_nano.onnx", "SERVEBENCH_FACES_SOURCE": "gs://" + gin + "/faces/orl.zip",
+			"SERVEBENCH_BACKEND": "gomlx", "SERVEBENCH_PLATFORM": "cloudfunctions", "SERVEBENCH_MEMORY_MB": memMB,
+		}
+		if len(env) != len(want) {
+			t.Errorf("%s env %v, want %v", f.Name, env, want)
+		}
+		for k, v := range want {
+			if env[k] != v {
+				t.Errorf("%s env %s = %v, want %v", f.Name, k, env[k], v)
+			}
+		}
+		if n := in["name"].(string); len(n) > 63 || !strings.Contains(n, "serverless") {
+			t.Errorf("function name %q", n)
+		}
+	}
+	for _, e := range []string{"predict", "faces_download_data", "faces_train", "faces_upload", "faces_predict"} {
+		got := byEntry[e]
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"1Gi", "2Gi"}) {
+			t.Errorf("entry point %s at %v, want 1Gi and 2Gi", e, got)
+		}
+	}
+
+	// Storage rights: read the input bucket, read/write the output bucket.
+	grants := map[string]string{}
+	for _, m := range d.byType("gcp:storage/bucketIAMMember:BucketIAMMember") {
+		if m.Inputs["member"] != "serviceAccount:"+email {
+			t.Errorf("bucket grant to %v", m.Inputs["member"])
+		}
+		grants[m.Inputs["bucket"].(string)] = m.Inputs["role"].(string)
+	}
+	wantGrants := map[string]string{gin: "roles/storage.objectViewer", gout: "roles/storage.objectUser"}
+	if !mapsEqual(grants, wantGrants) {
+		t.Errorf("bucket grants %v, want %v", grants, wantGrants)
+	}
+	// Restricted invocation: only the listed member, never allUsers.
+	inv := d.byType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+	if len(inv) != 10 {
+		t.Errorf("%d invoker grants, want one per function", len(inv))
+	}
+	for _, m := range inv {
+		if m.Inputs["member"] != "user:bench@example.com" || m.Inputs["role"] != "roles/run.invoker" {
+			t.Errorf("invoker %v", m.Inputs)
+		}
+	}
+
+	// Uploads: the assets in the input bucket, the source archive without tests.
+	keys := map[string]bool{}
+	var archive resource.PropertyValue
+	for _, o := range d.byType("gcp:storage/bucketObject:BucketObject") {
+		if o.Inputs["bucket"] == gin {
+			keys[o.Inputs["name"].(string)] = true
+		} else {
+			archive = o.Raw["source"]
+			if !strings.HasPrefix(o.Inputs["name"].(string), "service-") {
+				t.Errorf("source object %v", o.Inputs["name"])
+			}
+		}
+	}
+	checkAssetKeys(t, keys)
+	if !archive.IsArchive() {
+		t.Fatalf("source is %v, want an archive", archive)
+	}
+	files := archive.ArchiveValue().Assets
+	if files["go.mod"] == nil {
+		t.Errorf("source archive has no go.mod: %v", files)
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "_test.go") || strings.Contains(name, "testdata/") || name == "Dockerfile" {
+			t.Errorf("source archive holds %s", name)
+		}
+	}
+	checkOutputs(t, d, "gcpInputBucket", "gcpOutputBucket", "gcpFunctionNames", "gcpUrls", "gcpServiceAccount")
+	urls := d.outputs["gcpUrls"].(map[string]string)
+	if len(urls) != 10 || !strings.HasPrefix(urls["predict-2048"], "https://servebench-serverless-predict-2048") {
+		t.Errorf("gcpUrls %v", urls)
+	}
+	names := d.outputs["gcpFunctionNames"].(map[string]string)
+	if names["faces-train-1024"] != "servebench-serverless-faces-train-1024" {
+		t.Errorf("gcpFunctionNames %v", names)
+	}
+}
+
+// By default the functions are public, as in the original study (each is capped
+// by its max instance count).
+func TestServerlessCloudFunctionsPublic(t *testing.T) {
+	d := mustRun(t, "serverless", map[string]string{"gcp:project": "servebench-test"})
+	if n := len(d.byType("gcp:cloudfunctionsv2/function:Function")); n != 5 {
+		t.Errorf("%d functions, want 5 at one memory size", n)
+	}
+	inv := d.byType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+	if len(inv) != 5 {
+		t.Fatalf("%d invoker grants, want 5", len(inv))
+	}
+	for _, m := range inv {
+		if m.Inputs["member"] != "allUsers" || !strings.HasPrefix(m.Inputs["name"].(string), "projects/proj/locations/us-central1/services/") {
+			t.Errorf("invoker %v", m.Inputs)
+		}
+	}
+	for _, f := range d.byType("gcp:cloudfunctionsv2/function:Function") {
+		if m := get(t, f.Inputs, "serviceConfig", "availableMemory"); m != "1Gi" {
+			t.Errorf("%s memory %v, want 1Gi", f.Name, m)
+		}
+	}
+}
+
+// checkImage: the image is built from service/Dockerfile for linux/amd64, for the
+// target, pushed with the ECR token, into a force-deletable repository that keeps
+// the last five images.
+func checkImage(t *testing.T, d deployment, target string) {
+	t.Helper()
+	img := d.one(t, "docker:index/image:Image").Inputs
+	b := img["build"].(map[string]any)
+	// Relative to the working directory: the project root under the engine, stacks/ here.
+	if b["context"] != filepath.Join("..", "service") || b["dockerfile"] != filepath.Join("..", "service", "Dockerfile") ||
+		b["platform"] != "linux/amd64" || b["target"] != target {
+		t.Errorf("image build %v", b)
+	}
+	reg := img["registry"].(map[string]any)
+	if reg["server"] != "https://"+account+".dkr.ecr.us-east-1.amazonaws.com" || reg["username"] != "AWS" || reg["password"] != mockToken {
+		t.Errorf("registry %v", reg)
+	}
+	if pw := d.one(t, "docker:index/image:Image").Raw["registry"].ObjectValue()["password"]; !pw.IsSecret() && !(pw.IsOutput() && pw.OutputValue().Secret) {
+		t.Error("registry password not kept secret")
+	}
+	repo := d.one(t, "aws:ecr/repository:Repository").Inputs
+	if repo["forceDelete"] != true || repo["name"] != "servebench-"+d.stack+"-"+target {
+		t.Errorf("repository %v", repo)
+	}
+	var lp struct {
+		Rules []struct {
+			Selection struct {
+				CountType   string
+				CountNumber int
+			}
+			Action struct{ Type string }
+		}
+	}
+	pol := d.one(t, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Inputs
+	if err := json.Unmarshal([]byte(pol["policy"].(string)), &lp); err != nil || len(lp.Rules) != 1 {
+		t.Fatalf("lifecycle policy %v: %v", pol["policy"], err)
+	}
+	if r := lp.Rules[0]; r.Selection.CountType != "imageCountMoreThan" || r.Selection.CountNumber != 5 || r.Action.Type != "expire" {
+		t.Errorf("lifecycle rule %+v, want expire beyond 5 images", r)
+	}
+}
+
+// checkBuckets: two private, encrypted, force-destroyable buckets; the assets in
+// the input one.
+func checkBuckets(t *testing.T, d deployment) {
+	t.Helper()
+	in, out := bucketNames(t, d)
+	blocks := map[string]bool{}
+	for _, b := range d.byType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
+		for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+			if b.Inputs[k] != true {
+				t.Errorf("%s %s = %v", b.Name, k, b.Inputs[k])
+			}
+		}
+		blocks[b.Inputs["bucket"].(string)] = true
+	}
+	sse := map[string]bool{}
+	for _, s := range d.byType("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2") {
+		if a := get(t, s.Inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm"); a != "AES256" {
+			t.Errorf("%s algorithm %v", s.Name, a)
+		}
+		sse[s.Inputs["bucket"].(string)] = true
+	}
+	for _, b := range []string{in, out} {
+		if !blocks[b] || !sse[b] {
+			t.Errorf("bucket %s: public access blocked %v, encrypted %v", b, blocks[b], sse[b])
+		}
+	}
+	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+		if b.Inputs["acl"] != nil || b.Inputs["policy"] != nil || b.Inputs["forceDestroy"] != true {
+			t.Errorf("bucket %s: acl %v, policy %v, forceDestroy %v", b.Name, b.Inputs["acl"], b.Inputs["policy"], b.Inputs["forceDestroy"])
+		}
+	}
+	if n := len(d.byType("aws:s3/bucketPolicy:BucketPolicy")); n != 0 {
+		t.Errorf("%d bucket policies, want none", n)
+	}
+	keys := map[string]bool{}
+	for _, o := range d.byType("aws:s3/bucketObjectv2:BucketObjectv2") {
+		if o.Inputs["bucket"] != in {
+			t.Errorf("object %v uploaded to %v, want the input bucket", o.Inputs["key"], o.Inputs["bucket"])
+		}
+		if o.Inputs["acl"] != nil {
+			t.Errorf("object %v has acl %v", o.Inputs["key"], o.Inputs["acl"])
+		}
+		keys[o.Inputs["key"].(string)] = true
+		if o.Inputs["key"] == "faces/orl.zip" {
+			if src := o.Raw["source"]; !src.IsArchive() || !strings.HasSuffix(src.ArchiveValue().Path, filepath.Join("faces", "orl")) {
+				t.Errorf("faces/orl.zip source %v, want the faces/orl directory as an archive", src)
+			}
+		}
+	}
+	checkAssetKeys(t, keys)
+}
+
+// checkAssetKeys: the model, every image of the data directory, the faces zip.
+func checkAssetKeys(t *testing.T, keys map[string]bool) {
+	t.Helper()
+	want := []string{"models/yolox_nano.onnx", "faces/orl.zip", "images/bus.jpg", "images/dog.jpg"} // fixtureAssets
+	if len(keys) != len(want) {
+		t.Errorf("uploaded %v, want %v", keys, want)
+	}
+	for _, k := range want {
+		if !keys[k] {
+			t.Errorf("%s not uploaded", k)
+		}
+	}
+}
+
+// checkNames: names the cloud sees carry the stack name and fit their limits.
+func checkNames(t *testing.T, d deployment, stack string) {
+	t.Helper()
+	limits := map[string]int{
+		"aws:lb/loadBalancer:LoadBalancer": 32, "aws:lb/targetGroup:TargetGroup": 32,
+		"aws:iam/role:Role": 64, "aws:lambda/function:Function": 64, "aws:ecs/cluster:Cluster": 255,
+		"aws:ecr/repository:Repository": 256,
+	}
+	for token, max := range limits {
+		for _, r := range d.byType(token) {
+			n, _ := r.Inputs["name"].(string)
+			if n == "" || len(n) > max || !strings.Contains(n, stack) {
+				t.Errorf("%s name %q: want the stack name within %d characters", token, n, max)
+			}
+		}
+	}
+	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+		p, _ := b.Inputs["bucketPrefix"].(string)
+		if b.Inputs["bucket"] == nil && (len(p) > 37 || !strings.Contains(p, stack)) {
+			t.Errorf("bucket prefix %q: want the stack name within 37 characters", p)
+		}
+	}
+}
+
+func checkOutputs(t *testing.T, d deployment, names ...string) {
+	t.Helper()
+	for _, n := range append(names, "mode", "region") {
+		v, ok := d.outputs[n]
+		if !ok || v == "" || v == nil {
+			t.Errorf("output %s missing or empty (%v)", n, v)
+		}
+	}
+	if d.outputs["region"] != "us-east-1" {
+		t.Errorf("region output %v", d.outputs["region"])
+	}
+}
