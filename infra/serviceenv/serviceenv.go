@@ -22,7 +22,7 @@ type Env struct {
 	// Region is appended to s3 URLs (?region=...).
 	Region   string
 	Backend  string // onnxruntime | gomlx | auto
-	Platform string // ecs | lambda | gcf
+	Platform string // ecs | lambda | cloudfunctions (as the service reports it)
 	MemoryMB int
 	Port     int  // 0 = do not set PORT
 	Preload  bool // load the model at start rather than on the first request

@@ -7,6 +7,8 @@ package detect
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image"
 )
 
@@ -37,4 +39,37 @@ type Detector interface {
 	// Backend names the backend ("onnxruntime" or "gomlx").
 	Backend() string
 	Close() error
+}
+
+// Errors a caller can tell apart with errors.Is: the first two are the caller's fault
+// (a bad request), the third a bad model file.
+var (
+	ErrInvalidOptions = errors.New("invalid detection options")
+	ErrInvalidImage   = errors.New("invalid image")
+	ErrInvalidModel   = errors.New("invalid model")
+)
+
+// withDefaults fills zero thresholds with the defaults and rejects values outside (0, 1].
+func (o Options) withDefaults() (Options, error) {
+	if o.ScoreThreshold == 0 {
+		o.ScoreThreshold = DefaultScoreThreshold
+	}
+	if o.IOUThreshold == 0 {
+		o.IOUThreshold = DefaultIOUThreshold
+	}
+	// Written so that NaN fails too.
+	if !(o.ScoreThreshold > 0 && o.ScoreThreshold <= 1) {
+		return o, fmt.Errorf("%w: score threshold %v is not in (0, 1]", ErrInvalidOptions, o.ScoreThreshold)
+	}
+	if !(o.IOUThreshold > 0 && o.IOUThreshold <= 1) {
+		return o, fmt.Errorf("%w: IoU threshold %v is not in (0, 1]", ErrInvalidOptions, o.IOUThreshold)
+	}
+	return o, nil
+}
+
+// Validate reports whether Detect would accept o (zero values meaning the defaults), so
+// that a caller can reject a bad request before doing any work.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
 }
