@@ -1,0 +1,189 @@
+// Package local stands up the service on this machine, with no cloud, two ways:
+// a serverful deployment (long-running instances behind a round-robin proxy with a
+// CPU autoscaler, as ECS behind an ALB) and a serverless one (a front door that gives
+// every in-flight request its own instance and starts one when none is idle, as
+// Lambda). Both run the real service binary as child processes over file:// buckets
+// seeded from the shared assets, and both are plain base URLs to the scenarios.
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/servebench/servebench/assets"
+)
+
+// Binary is the built service.
+type Binary struct {
+	Path    string
+	Backend string // "onnxruntime" or "gomlx": what the binary was built for
+	ORTLib  string // path of libonnxruntime.so.1 (onnxruntime backend only)
+}
+
+// ORTLibEnv names the variable that points at libonnxruntime.so.1.
+const ORTLibEnv = "SERVEBENCH_ONNXRUNTIME_LIB"
+
+// FindORTLib returns the ONNX Runtime library named by SERVEBENCH_ONNXRUNTIME_LIB, else
+// the one scripts/setup-onnxruntime caches, or "" when neither exists.
+func FindORTLib() string {
+	if p := os.Getenv(ORTLibEnv); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		return ""
+	}
+	cache := os.Getenv("SERVEBENCH_CACHE")
+	if cache == "" {
+		if c, err := os.UserCacheDir(); err == nil {
+			cache = filepath.Join(c, "servebench")
+		}
+	}
+	p := filepath.Join(cache, "onnxruntime-1.30.0", "libonnxruntime.so.1")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Build compiles service/cmd/server from the checkout at root into out. With the
+// ONNX Runtime library present it builds with the onnxruntime tag (cgo); otherwise
+// it falls back to the pure-Go backend, and says so.
+func Build(ctx context.Context, log *slog.Logger, root, out string) (Binary, error) {
+	svc := filepath.Join(root, "service")
+	if _, err := os.Stat(filepath.Join(svc, "cmd", "server")); err != nil {
+		return Binary{}, fmt.Errorf("build service: no service/cmd/server under %s: %w", root, err)
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return Binary{}, fmt.Errorf("build service: %w", err)
+	}
+	b := Binary{Path: abs, Backend: "gomlx", ORTLib: FindORTLib()}
+	args := []string{"build", "-o", abs}
+	if b.ORTLib != "" {
+		b.Backend = "onnxruntime"
+		args = append(args, "-tags", "onnxruntime")
+		log.Info("local: building the service with the ONNX Runtime backend", "lib", b.ORTLib)
+	} else {
+		log.Warn("local: no ONNX Runtime library (set " + ORTLibEnv + " or run scripts/setup-onnxruntime); building the pure-Go backend, which is much slower per image")
+	}
+	args = append(args, "./cmd/server")
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = svc
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Run(); err != nil {
+		return Binary{}, fmt.Errorf("build service (go %s in %s): %w: %s", strings.Join(args, " "), svc, err, strings.TrimSpace(stderr.String()))
+	}
+	return b, nil
+}
+
+// FindRoot walks up from start to the checkout root: the directory holding
+// service/go.mod.
+func FindRoot(start string) (string, error) {
+	dir, err := filepath.Abs(start)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "service", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no servebench checkout (a directory with service/go.mod) at or above %s", start)
+		}
+		dir = parent
+	}
+}
+
+// Buckets are the file:// input and output buckets of a local deployment.
+type Buckets struct {
+	Input, Output string // directories
+}
+
+// InputURL is the input bucket as a gocloud blob URL.
+func (b Buckets) InputURL() string { return "file://" + filepath.ToSlash(b.Input) }
+
+// OutputURL is the output bucket as a gocloud blob URL.
+func (b Buckets) OutputURL() string { return "file://" + filepath.ToSlash(b.Output) }
+
+// ModelURL is the model object's blob URL.
+func (b Buckets) ModelURL() string { return b.InputURL() + "/" + assets.ModelPath }
+
+// FacesURL is the seeded ORL faces, the data-set source faces/download_data reads.
+func (b Buckets) FacesURL() string { return b.InputURL() + "/" + assets.FacesORL }
+
+// HasFaces reports whether the faces were seeded.
+func (b Buckets) HasFaces() bool {
+	_, err := os.Stat(filepath.Join(b.Input, assets.FacesORL))
+	return err == nil
+}
+
+// Seed makes the input and output buckets under dir and copies the model, the
+// images and (when present) the ORL faces into the input bucket. Copies, not
+// symlinks: the file:// driver lists prefixes with a walk that does not follow
+// symlinked directories, and the copy is about 10 MB.
+func Seed(dir string, data assets.Dir) (Buckets, error) {
+	b := Buckets{Input: filepath.Join(dir, "input"), Output: filepath.Join(dir, "output")}
+	for _, d := range []string{b.Input, b.Output} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return b, fmt.Errorf("seed buckets: %w", err)
+		}
+	}
+	copies := [][2]string{{assets.ModelPath, assets.ModelPath}}
+	for _, img := range assets.Images {
+		p := assets.ImagesDir + "/" + img
+		copies = append(copies, [2]string{p, p})
+	}
+	for _, c := range copies {
+		if err := copyFile(filepath.Join(data.Path, c[0]), filepath.Join(b.Input, c[1])); err != nil {
+			return b, fmt.Errorf("seed buckets: %w", err)
+		}
+	}
+	if data.HasFaces() {
+		src := filepath.Join(data.Path, assets.FacesORL)
+		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(src, p)
+			if err != nil {
+				return err
+			}
+			return copyFile(p, filepath.Join(b.Input, assets.FacesORL, rel))
+		})
+		if err != nil {
+			return b, fmt.Errorf("seed buckets with faces: %w", err)
+		}
+	}
+	return b, nil
+}
+
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return errors.Join(out.Close())
+}

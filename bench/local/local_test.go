@@ -1,0 +1,343 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/loadgen"
+	"github.com/servebench/servebench/bench/report"
+	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/bench/scenario"
+)
+
+func collect(ch <-chan loadgen.Result) []loadgen.Result {
+	var out []loadgen.Result
+	for r := range ch {
+		out = append(out, r)
+	}
+	return out
+}
+
+// testData finds the shared data the way scripts/test provides it, and fails (never
+// skips) when it is missing.
+func testData(t *testing.T, root string) assets.Dir {
+	t.Helper()
+	if os.Getenv(assets.EnvDir) == "" {
+		if _, err := os.Stat(filepath.Join(root, "..", "shared", "data", assets.ModelPath)); err != nil {
+			t.Fatalf("no test data: set %s (scripts/test does) or put the data in ../shared/data beside the checkout", assets.EnvDir)
+		}
+	}
+	d, err := assets.Locate(context.Background(), slog.New(slog.DiscardHandler), root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestLocalEndToEnd builds the real service, stands up both deployments, runs a
+// small batches and coldwarm run against them, and checks what the answers said
+// about cold starts, that no instance outlives the deployments, and that the
+// report agrees with the results file.
+func TestLocalEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := testData(t, root)
+	work := t.TempDir()
+	bin, err := Build(ctx, log, root, filepath.Join(work, "bin", "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("service built with the %s backend", bin.Backend)
+	buckets, err := Seed(filepath.Join(work, "buckets"), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultsPath := filepath.Join(work, "results.jsonl")
+	w, err := results.Create(resultsPath, results.Header{Started: time.Now(), Scenarios: []string{"batches", "coldwarm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Launcher{Bin: bin, Buckets: buckets, LogDir: filepath.Join(work, "logs")}
+
+	// A low CPU threshold makes the autoscaler add its one extra instance under
+	// any load, and a short idle time lets it remove it within the test.
+	sf, err := StartServerful(ctx, log, "serverful", l, ServerfulConfig{Min: 1, Max: 2, ScaleOutCPU: 5, ScaleInIdle: 1500 * time.Millisecond,
+		Interval: 300 * time.Millisecond, WarmUp: PredictWarmUp("images/dog.jpg")}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sf.Close) // also on failure: no instance outlives the test
+	sl, err := StartServerless(log, "serverless", l, ServerlessConfig{MaxInstances: 8, KeepAlive: 3 * time.Second, Interval: 300 * time.Millisecond}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sl.Close)
+	ready := time.Now()
+
+	images := []string{"images/dog.jpg", "images/bus.jpg", "images/zidane.jpg"}
+	face, err := os.ReadFile(filepath.Join(data.Path, assets.FacesORL, "s7", "10.pgm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := scenario.Plan{
+		Scenarios: []scenario.Scenario{
+			scenario.Batches{Size: 3, Batches: 2, Images: images},
+			scenario.ColdWarm{Burst: 3, FacesBurst: 2, Functions: scenario.Functions, Images: images, Face: face, FaceName: "s7_10.pgm"},
+		},
+		Targets: []scenario.Target{
+			{Name: "serverful", URL: sf.URL(), Cold: sf},
+			{Name: "serverless", URL: sl.URL(), Cold: sl},
+		},
+	}
+	r := &scenario.Runner{Attacker: loadgen.NewAttacker(loadgen.Timeout(time.Minute)), Out: w, Log: log}
+	if _, err := plan.Run(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	// The faces state the bursts left behind is shared through the output bucket:
+	// caller 1's model, trained on a serverless instance and again on a serverful
+	// one, names the person of the uploaded face.
+	for _, base := range []string{sf.URL(), sl.URL()} {
+		res := r.Attacker.Do(ctx, loadgen.Target{Method: "POST", URL: base + "/faces/predict?id=1"})
+		var ans struct{ Name string }
+		if err := json.Unmarshal(res.Body, &ans); err != nil || !res.OK() || ans.Name != "s7" {
+			t.Errorf("faces/predict on %s: status %d err %q name %q (want s7): %s", base, res.Status, res.Err, ans.Name, res.Body)
+		}
+	}
+
+	procs := append(sf.Instances(), sl.Instances()...)
+	if len(procs) < 3 {
+		t.Errorf("%d instances running at the end; want the serverful one and the 2 serverless of the last burst", len(procs))
+	}
+
+	// Beyond its cap the serverless front door refuses with 429, as Lambda does.
+	if err := sl.ForceCold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	capped := collect(r.Attacker.Attack(ctx, func(int) (loadgen.Target, error) {
+		return loadgen.Target{Method: "POST", URL: sl.URL() + "/predict", Body: []byte(`{"filename":"images/dog.jpg"}`)}, nil
+	}, loadgen.Burst(10)))
+	ok, refused := 0, 0
+	for _, res := range capped {
+		switch {
+		case res.OK():
+			ok++
+		case res.Status == 429 && res.Err == "too_many_requests":
+			refused++
+		default:
+			t.Errorf("over the cap: status %d err %q", res.Status, res.Err)
+		}
+	}
+	if ok > 8 || refused < 2 || ok+refused != 10 {
+		t.Errorf("10 at once against a cap of 8: %d ok, %d refused", ok, refused)
+	}
+	procs = append(procs, sl.Instances()...)
+
+	// Idle: the serverful side scales back in to its minimum, and the serverless
+	// side reaps every instance after its keep-alive.
+	deadline := time.Now().Add(15 * time.Second)
+	for (len(sf.Instances()) != 1 || len(sl.Instances()) != 0) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n, m := len(sf.Instances()), len(sl.Instances()); n != 1 || m != 0 {
+		t.Errorf("after idling: %d serverful instances (want 1) and %d serverless (want 0)", n, m)
+	}
+	sf.Close()
+	sl.Close()
+	for _, p := range procs {
+		if !p.Exited() {
+			t.Errorf("instance %s (pid %d) still running after Close", p.Name, p.Pid())
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(p.Pid())); err == nil {
+			t.Errorf("pid %d of %s still exists after Close", p.Pid(), p.Name)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := os.Open(resultsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs, samples, err := results.Read(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != plan.Planned() { // the capped burst was not recorded
+		t.Fatalf("%d records, want %d: every request is written", len(recs), plan.Planned())
+	}
+
+	type key struct{ scenario, target, function, group string }
+	cold := map[key]int{}
+	n := map[key]int{}
+	instances := map[key]map[string]bool{}
+	for _, rec := range recs {
+		if !rec.OK() {
+			t.Errorf("request failed: %+v", rec)
+			continue
+		}
+		if rec.Cold == nil || rec.Instance == "" {
+			t.Errorf("answer without server info: %+v", rec)
+			continue
+		}
+		if want := "local-" + rec.Target; rec.Platform != want {
+			t.Errorf("platform %q from %s, want %q", rec.Platform, rec.Target, want)
+		}
+		if rec.ServerMS <= 0 || rec.ServerMS > rec.ClientMS {
+			t.Errorf("server time %.1f ms against client time %.1f ms", rec.ServerMS, rec.ClientMS)
+		}
+		k := key{rec.Scenario, rec.Target, rec.Function, rec.Group}
+		n[k]++
+		if *rec.Cold {
+			cold[k]++
+		}
+		if instances[k] == nil {
+			instances[k] = map[string]bool{}
+		}
+		instances[k][rec.Instance] = true
+		if rec.Target == "serverful" && rec.Scenario == "batches" && *rec.Cold {
+			t.Errorf("serverful request at +%s after ready was cold", rec.Start.Sub(ready))
+		}
+	}
+	// Serverless: the first batch starts an instance per request, all cold; the
+	// second finds them idle, none cold.
+	if k := (key{"batches", "serverless", "predict", "1"}); cold[k] != 3 || len(instances[k]) != 3 {
+		t.Errorf("serverless batch 1: %d of %d cold on %d instances; want all 3 cold on 3", cold[k], n[k], len(instances[k]))
+	}
+	if k := (key{"batches", "serverless", "predict", "2"}); cold[k] != 0 || n[k] != 3 {
+		t.Errorf("serverless batch 2: %d of %d cold; want none", cold[k], n[k])
+	}
+	// Serverful: warmed before it took load, so no cold answer in batches; an
+	// instance the autoscaler adds is warmed before it joins, so none either.
+	for _, b := range []string{"1", "2"} {
+		if k := (key{"batches", "serverful", "predict", b}); cold[k] != 0 || n[k] != 3 {
+			t.Errorf("serverful batch %s: %d of %d cold; want none", b, cold[k], n[k])
+		}
+	}
+	// Coldwarm after ForceCold: serverless cold burst all cold, warm burst none;
+	// serverful has one new instance, so exactly its first request is cold.
+	// Each function is forced cold before its bursts.
+	for _, fn := range scenario.Functions {
+		burst := 3
+		if fn != "predict" {
+			burst = 2
+		}
+		if k := (key{"coldwarm", "serverless", fn, "cold"}); cold[k] != burst || n[k] != burst {
+			t.Errorf("serverless %s forced-cold burst: %d of %d cold, want all %d", fn, cold[k], n[k], burst)
+		}
+		if k := (key{"coldwarm", "serverless", fn, "warm"}); cold[k] != 0 || n[k] != burst {
+			t.Errorf("serverless %s warm burst: %d of %d cold, want none of %d", fn, cold[k], n[k], burst)
+		}
+		if k := (key{"coldwarm", "serverful", fn, "cold"}); cold[k] != 1 {
+			t.Errorf("serverful %s forced-cold burst: %d of %d cold, want exactly 1 (one fresh instance)", fn, cold[k], n[k])
+		}
+	}
+	for _, b := range []string{"1", "2"} {
+		for inst := range instances[key{"coldwarm", "serverful", "predict", "cold"}] {
+			if instances[key{"batches", "serverful", "predict", b}][inst] {
+				t.Errorf("serverful instance %s survived ForceCold", inst)
+			}
+		}
+	}
+
+	// Samples: both deployments recorded instance counts over time.
+	maxInst, maxMem := map[string]float64{}, map[string]float64{}
+	for _, s := range samples {
+		switch s.Metric {
+		case "instances":
+			maxInst[s.Target] = math.Max(maxInst[s.Target], s.Value)
+		case "memory_mb":
+			maxMem[s.Target] = math.Max(maxMem[s.Target], s.Value)
+		}
+	}
+	// Each instance holds at least the model (3.7 MB) and a Go runtime: 5 MB is
+	// a floor no running instance is under.
+	for tgt, n := range maxInst {
+		if maxMem[tgt] < 5*n {
+			t.Errorf("%s: at most %.0f MB resident for up to %.0f instances", tgt, maxMem[tgt], n)
+		}
+	}
+	if maxInst["serverful"] != 2 || maxInst["serverless"] < 3 || maxInst["serverless"] > 8 {
+		t.Errorf("most instances sampled: %v; want serverful 2 (scaled out to its max), serverless 3..8 (its cap)", maxInst)
+	}
+
+	checkReport(t, resultsPath, recs)
+}
+
+// checkReport writes the report from the results file and checks its files exist
+// and its numbers are those of the records.
+func checkReport(t *testing.T, resultsPath string, recs []results.Record) {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(resultsPath), "report")
+	sum, err := report.Generate(context.Background(), resultsPath, report.Options{OutDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(sum.Files, "index.html") {
+		t.Errorf("report files %v lack index.html", sum.Files)
+	}
+	for _, name := range sum.Files {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("report file %s: %v", name, err)
+		}
+	}
+	if sum.Requests != len(recs) {
+		t.Errorf("report counts %d requests, the file has %d", sum.Requests, len(recs))
+	}
+	type key struct{ scenario, target, function, group string }
+	// The report's statistics are over the successful requests of each group.
+	client := map[key][]float64{}
+	total, failed, colds := map[key]int{}, map[key]int{}, map[key]int{}
+	for _, r := range recs {
+		k := key{r.Scenario, r.Target, r.Function, r.Group}
+		total[k]++
+		if !r.OK() {
+			failed[k]++
+			continue
+		}
+		client[k] = append(client[k], r.ClientMS)
+		if r.Cold != nil && *r.Cold {
+			colds[k]++
+		}
+	}
+	if len(sum.Groups) != len(total) {
+		t.Errorf("report has %d groups, the records %d", len(sum.Groups), len(total))
+	}
+	for _, g := range sum.Groups {
+		k := key{g.Scenario, g.Target, g.Function, g.Group}
+		if g.Total != total[k] || g.Failed != failed[k] || g.Cold != colds[k] {
+			t.Errorf("report group %v: total %d failed %d cold %d; records: %d, %d, %d", k, g.Total, g.Failed, g.Cold, total[k], failed[k], colds[k])
+		}
+		xs := client[k]
+		if len(xs) == 0 {
+			continue
+		}
+		mean := 0.0
+		for _, x := range xs {
+			mean += x
+		}
+		mean /= float64(len(xs))
+		if g.Client.N != len(xs) || math.Abs(g.Client.Mean-mean) > 1e-6 || g.Client.Max != slices.Max(xs) || g.Client.Min != slices.Min(xs) {
+			t.Errorf("report group %v client time: n %d mean %.3f min %.3f max %.3f; records: %d, %.3f, %.3f, %.3f",
+				k, g.Client.N, g.Client.Mean, g.Client.Min, g.Client.Max, len(xs), mean, slices.Min(xs), slices.Max(xs))
+		}
+	}
+	if t.Failed() {
+		fmt.Fprintf(os.Stderr, "report in %s\n", dir)
+	}
+}

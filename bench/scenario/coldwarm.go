@@ -1,0 +1,156 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/servebench/servebench/bench/loadgen"
+	"github.com/servebench/servebench/bench/results"
+)
+
+// Functions coldwarm can call, in the order their state needs: the data set before
+// training, a model and an uploaded image before a face prediction.
+var Functions = []string{"predict", "faces/download_data", "faces/train", "faces/upload", "faces/predict"}
+
+// ColdWarm is the Eigenfaces study's load, for each function: force the target
+// cold, send a burst of parallel calls, then at once a second burst. The bursts are
+// labelled "cold" and "warm"; each answer's server.cold says what it really was.
+type ColdWarm struct {
+	Burst      int      // calls per burst for predict (study: 30)
+	FacesBurst int      // calls per burst for the faces functions (train is heavy)
+	Functions  []string // subset of Functions, run in Functions' order
+	Images     []string // input-bucket keys for predict
+	Face       []byte   // the image faces/upload sends (a PGM from the data set)
+	FaceName   string   // its file name
+	// FacesTimeout is the per-request timeout of the faces functions (the study's
+	// Cloud Functions allowed 540 s); zero keeps the Attacker's.
+	FacesTimeout time.Duration
+}
+
+// Name implements Scenario.
+func (c ColdWarm) Name() string { return "coldwarm" }
+
+// Planned implements Scenario.
+func (c ColdWarm) Planned() int {
+	n := 0
+	for _, f := range c.Functions {
+		n += 2 * c.burst(f)
+	}
+	return n
+}
+
+func (c ColdWarm) burst(fn string) int {
+	if strings.HasPrefix(fn, "faces/") {
+		return c.FacesBurst
+	}
+	return c.Burst
+}
+
+// Validate reports settings that cannot run.
+func (c ColdWarm) Validate() error {
+	for _, f := range c.Functions {
+		if !slices.Contains(Functions, f) {
+			return fmt.Errorf("coldwarm function %q: allowed are %s", f, strings.Join(Functions, ", "))
+		}
+		if c.burst(f) < 1 {
+			return fmt.Errorf("coldwarm burst for %s is %d: must be at least 1", f, c.burst(f))
+		}
+	}
+	if slices.Contains(c.Functions, "predict") && len(c.Images) == 0 {
+		return fmt.Errorf("coldwarm: predict needs images")
+	}
+	if slices.Contains(c.Functions, "faces/upload") && len(c.Face) == 0 {
+		return fmt.Errorf("coldwarm: faces/upload needs a face image")
+	}
+	return nil
+}
+
+// Run implements Scenario.
+func (c ColdWarm) Run(ctx context.Context, r *Runner, t Target) (Summary, error) {
+	sum := Summary{Scenario: c.Name(), Target: t.Name}
+	if err := c.Validate(); err != nil {
+		return sum, err
+	}
+	for _, fn := range Functions {
+		if !slices.Contains(c.Functions, fn) {
+			continue
+		}
+		if t.Cold != nil {
+			start := time.Now()
+			if err := t.Cold.ForceCold(ctx); err != nil {
+				return sum, fmt.Errorf("coldwarm %s on %s: force cold: %w", fn, t.Name, err)
+			}
+			r.Log.Info("coldwarm: forced cold", "target", t.Name, "function", fn, "took", time.Since(start).Round(time.Millisecond))
+		} else if len(sum.Lines) == 0 {
+			sum.Lines = append(sum.Lines, "this target cannot be forced cold: each cold burst is as cold as found (see the cold counts)")
+		}
+		for i, burst := range []string{"cold", "warm"} {
+			rs, err := r.attack(ctx, func(n int) (loadgen.Target, error) {
+				rec := results.Record{Scenario: c.Name(), Target: t.Name, Function: fn, Group: burst, Batch: i + 1}
+				return c.target(t, fn, n+1, rec)
+			}, loadgen.Burst(c.burst(fn)))
+			cnt := count(rs)
+			client, server := means(rs)
+			line := fmt.Sprintf("%-20s %s burst: client mean %.3f s, server mean %.3f s; %s", fn, burst, client, server, cnt)
+			sum.Lines = append(sum.Lines, line)
+			r.Log.Info("coldwarm: "+t.Name, "function", fn, "burst", burst, "results", cnt.String())
+			if err != nil {
+				return sum, fmt.Errorf("coldwarm %s on %s, %s burst: %w", fn, t.Name, burst, err)
+			}
+		}
+	}
+	return sum, nil
+}
+
+// target builds the request of caller id (1-based) for fn. Each caller has its own
+// faces state (?id=N), so parallel callers do not collide.
+func (c ColdWarm) target(t Target, fn string, id int, rec results.Record) (loadgen.Target, error) {
+	if fn == "predict" {
+		img := c.Images[(id-1)%len(c.Images)]
+		rec.Image = img
+		return predictTarget(t, img, rec), nil
+	}
+	lt := loadgen.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s/%s?id=%d", t.URL, fn, id), Timeout: c.FacesTimeout, Record: rec}
+	if fn == "faces/upload" {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		part, err := mw.CreateFormFile("file", c.FaceName)
+		if err != nil {
+			return lt, err
+		}
+		if _, err := part.Write(c.Face); err != nil {
+			return lt, err
+		}
+		if err := mw.Close(); err != nil {
+			return lt, err
+		}
+		lt.Body = body.Bytes()
+		lt.Header = http.Header{"Content-Type": {mw.FormDataContentType()}}
+		rec.Image = c.FaceName
+		lt.Record = rec
+	}
+	return lt, nil
+}
+
+// means is the mean client and server time in seconds of the successful results.
+func means(rs []loadgen.Result) (client, server float64) {
+	n := 0
+	for _, r := range rs {
+		if !r.OK() {
+			continue
+		}
+		n++
+		client += r.Latency().Seconds()
+		server += r.TimingsMS["total"] / 1000
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return client / float64(n), server / float64(n)
+}

@@ -1,0 +1,135 @@
+// Package scenario holds the experiments: batches (the YOLO study), coldwarm (the
+// Eigenfaces study) and rate (open-loop arrival-rate steps). Each runs against a
+// Target, which is only a base URL (and, where the platform allows, a way to force
+// cold starts), so local deployments and deployed stacks are measured alike. Every
+// request becomes a results.Record the moment it completes.
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/servebench/servebench/bench/loadgen"
+	"github.com/servebench/servebench/bench/results"
+)
+
+// Target is a deployment under test.
+type Target struct {
+	Name string // "serverful", "serverless", or a --target name
+	URL  string // base URL, no trailing slash
+	// Cold forces the next requests to be cold starts; nil when the platform gives
+	// no way to (coldwarm then says its cold burst is only as cold as it finds it).
+	Cold Coldable
+}
+
+// Coldable can make a deployment's next requests cold starts.
+type Coldable interface {
+	ForceCold(ctx context.Context) error
+}
+
+// Recorder takes each request's record (a *results.Writer is one).
+type Recorder interface {
+	Record(results.Record) error
+}
+
+// Scenario is one experiment.
+type Scenario interface {
+	Name() string
+	// Planned is how many requests a run against one target sends (an upper
+	// bound), for progress.
+	Planned() int
+	// Run measures t. It returns after every request it sent has been recorded.
+	Run(ctx context.Context, r *Runner, t Target) (Summary, error)
+}
+
+// Summary is what a scenario says about one target at the end, for the terminal.
+type Summary struct {
+	Scenario, Target string
+	Lines            []string
+}
+
+// Runner sends a scenario's requests and records their results.
+type Runner struct {
+	Attacker *loadgen.Attacker
+	Out      Recorder
+	Log      *slog.Logger
+	Progress func(done int) // called with 1 for every request recorded; may be nil
+
+	mu  sync.Mutex
+	seq int // Seq of the next record, across the whole run
+	err error
+}
+
+// attack runs one attack and records every result; it returns the results so the
+// scenario can judge them. A failure to record stops the run.
+func (r *Runner) attack(ctx context.Context, tr loadgen.Targeter, p loadgen.Pacer) ([]loadgen.Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out []loadgen.Result
+	for res := range r.Attacker.Attack(ctx, tr, p) {
+		rec := res.Record()
+		r.mu.Lock()
+		rec.Seq = r.seq
+		r.seq++
+		r.mu.Unlock()
+		if err := r.Out.Record(rec); err != nil {
+			r.mu.Lock()
+			if r.err == nil {
+				r.err = err
+			}
+			r.mu.Unlock()
+			cancel()
+		}
+		if r.Progress != nil {
+			r.Progress(1)
+		}
+		out = append(out, res)
+	}
+	r.mu.Lock()
+	err := r.err
+	r.mu.Unlock()
+	if err != nil {
+		return out, fmt.Errorf("record results: %w", err)
+	}
+	return out, ctx.Err()
+}
+
+// counts tallies results for summaries.
+type counts struct {
+	n, ok, cold, warm, unknown int
+	errs                       map[string]int
+}
+
+func count(rs []loadgen.Result) counts {
+	c := counts{errs: map[string]int{}}
+	for _, r := range rs {
+		c.n++
+		if r.OK() {
+			c.ok++
+		} else {
+			c.errs[r.Err]++
+		}
+		switch {
+		case r.Cold == nil:
+			c.unknown++
+		case *r.Cold:
+			c.cold++
+		default:
+			c.warm++
+		}
+	}
+	return c
+}
+
+func (c counts) String() string {
+	s := fmt.Sprintf("%d/%d ok, %d cold, %d warm", c.ok, c.n, c.cold, c.warm)
+	if c.unknown > 0 {
+		s += fmt.Sprintf(", %d without server info", c.unknown)
+	}
+	for e, n := range c.errs {
+		s += fmt.Sprintf(", %d× %s", n, e)
+	}
+	return s
+}

@@ -1,0 +1,304 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/servebench/servebench/bench/loadgen"
+	"github.com/servebench/servebench/bench/results"
+)
+
+// fake answers like the service, as one instance: its first request is cold until
+// ForceCold makes it a new instance. It remembers what each request asked for.
+type fake struct {
+	*httptest.Server
+	mu       sync.Mutex
+	served   bool
+	instance int
+	seen     []string // "path?query body"
+}
+
+func newFake(t *testing.T, delay time.Duration) *fake {
+	f := &fake{instance: 1}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var what string
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			mr, err := r.MultipartReader()
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			p, err := mr.NextPart()
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			b, _ := io.ReadAll(p)
+			what = fmt.Sprintf("%s:%s:%d bytes", p.FormName(), p.FileName(), len(b))
+		} else {
+			b, _ := io.ReadAll(r.Body)
+			what = string(b)
+		}
+		time.Sleep(delay)
+		f.mu.Lock()
+		cold := !f.served
+		f.served = true
+		id := f.instance
+		f.seen = append(f.seen, r.URL.RequestURI()+" "+what)
+		f.mu.Unlock()
+		fmt.Fprintf(w, `{"server":{"cold":%t,"instance":"i-%d","platform":"fake"},"timings_ms":{"total":%d}}`, cold, id, delay.Milliseconds())
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fake) ForceCold(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.served = false
+	f.instance++
+	return nil
+}
+
+type memRecorder struct {
+	mu   sync.Mutex
+	recs []results.Record
+}
+
+func (m *memRecorder) Record(r results.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, r)
+	return nil
+}
+
+func newRunner(out Recorder) (*Runner, *int) {
+	progress := 0
+	return &Runner{
+		Attacker: loadgen.NewAttacker(),
+		Out:      out,
+		Log:      slog.New(slog.DiscardHandler),
+		Progress: func(n int) { progress += n },
+	}, &progress
+}
+
+func TestBatchesRecordsEveryRequestInOrder(t *testing.T) {
+	f := newFake(t, 20*time.Millisecond)
+	out := &memRecorder{}
+	r, progress := newRunner(out)
+	b := Batches{Size: 3, Batches: 2, Images: []string{"images/a.jpg", "images/b.jpg"}}
+	sum, err := b.Run(context.Background(), r, Target{Name: "serverful", URL: f.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.recs) != 6 || *progress != 6 || b.Planned() != 6 {
+		t.Fatalf("%d records, progress %d, planned %d; want 6", len(out.recs), *progress, b.Planned())
+	}
+	perBatch := map[int][]string{}
+	seqs := map[int]bool{}
+	for _, rec := range out.recs {
+		if rec.Scenario != "batches" || rec.Target != "serverful" || rec.Function != "predict" || rec.Group != fmt.Sprint(rec.Batch) {
+			t.Errorf("record labels: %+v", rec)
+		}
+		if !rec.OK() || rec.ServerMS != 20 || rec.ClientMS < 20 {
+			t.Errorf("record measures: %+v", rec)
+		}
+		perBatch[rec.Batch] = append(perBatch[rec.Batch], rec.Image)
+		seqs[rec.Seq] = true
+	}
+	if len(seqs) != 6 {
+		t.Errorf("seq numbers not unique: %v", seqs)
+	}
+	// Images cycle across batches: a b a | b a b.
+	for batch, want := range map[int]map[string]int{1: {"images/a.jpg": 2, "images/b.jpg": 1}, 2: {"images/a.jpg": 1, "images/b.jpg": 2}} {
+		got := map[string]int{}
+		for _, img := range perBatch[batch] {
+			got[img]++
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("batch %d images %v, want %v", batch, got, want)
+		}
+	}
+	// The server saw the requests' bodies naming those images.
+	if !strings.Contains(strings.Join(f.seen, "\n"), `/predict {"filename":"images/b.jpg"}`) {
+		t.Errorf("server saw %q", f.seen)
+	}
+	if len(sum.Lines) != 2 || !strings.Contains(sum.Lines[0], "3/3 ok, 1 cold, 2 warm") || !strings.Contains(sum.Lines[1], "0 cold, 3 warm") {
+		t.Errorf("summary: %q", sum.Lines)
+	}
+}
+
+func TestColdWarmForcesColdPerFunction(t *testing.T) {
+	f := newFake(t, 5*time.Millisecond)
+	out := &memRecorder{}
+	r, _ := newRunner(out)
+	c := ColdWarm{Burst: 4, FacesBurst: 2, Functions: []string{"faces/upload", "predict"},
+		Images: []string{"images/dog.jpg"}, Face: []byte("P5 fake pgm"), FaceName: "1.pgm"}
+	if _, err := c.Run(context.Background(), r, Target{Name: "serverless", URL: f.URL, Cold: f}); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.recs) != 12 || c.Planned() != 12 {
+		t.Fatalf("%d records, planned %d, want 12", len(out.recs), c.Planned())
+	}
+	type key struct{ fn, group string }
+	n, cold := map[key]int{}, map[key]int{}
+	for _, rec := range out.recs {
+		k := key{rec.Function, rec.Group}
+		n[k]++
+		if rec.Cold != nil && *rec.Cold {
+			cold[k]++
+		}
+	}
+	// Run in the order state needs (predict first in Functions), each forced cold:
+	// exactly one cold answer per function, in its cold burst.
+	want := map[key]int{{"predict", "cold"}: 4, {"predict", "warm"}: 4, {"faces/upload", "cold"}: 2, {"faces/upload", "warm"}: 2}
+	if fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("records per burst %v, want %v", n, want)
+	}
+	if fmt.Sprint(cold) != fmt.Sprint(map[key]int{{"predict", "cold"}: 1, {"faces/upload", "cold"}: 1}) {
+		t.Errorf("cold answers per burst %v", cold)
+	}
+	seen := strings.Join(f.seen, "\n")
+	for _, w := range []string{"/faces/upload?id=1 file:1.pgm:11 bytes", "/faces/upload?id=2 file:1.pgm:11 bytes"} {
+		if !strings.Contains(seen, w) {
+			t.Errorf("server did not see %q in\n%s", w, seen)
+		}
+	}
+}
+
+func TestColdWarmRejectsUnknownFunction(t *testing.T) {
+	c := ColdWarm{Burst: 1, FacesBurst: 1, Functions: []string{"faces/tran"}}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `"faces/tran"`) || !strings.Contains(err.Error(), "faces/train") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRateFindsHighestHeldStep(t *testing.T) {
+	// The server answers the first step's 5 requests at once and every later one
+	// after 1.5 s: the first step holds a 1 s objective and the second cannot,
+	// whatever the machine's load (no upper bound on time is relied on).
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 5 {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		fmt.Fprint(w, `{"server":{"cold":false,"instance":"x"},"timings_ms":{"total":1}}`)
+	}))
+	defer srv.Close()
+	out := &memRecorder{}
+	r, _ := newRunner(out)
+	s := Rate{Rates: []float64{10, 40}, Step: 500 * time.Millisecond, Percentile: 99, Objective: time.Second, Images: []string{"images/a.jpg", "images/b.jpg"}}
+	sum, err := s.Run(context.Background(), r, Target{Name: "t", URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.recs) != 25 || s.Planned() != 25 {
+		t.Fatalf("%d records, planned %d; want 5 + 20", len(out.recs), s.Planned())
+	}
+	if len(sum.Lines) != 3 || !strings.Contains(sum.Lines[0], "held") || strings.Contains(sum.Lines[0], "NOT") || !strings.Contains(sum.Lines[1], "NOT held") {
+		t.Errorf("steps: %q", sum.Lines)
+	}
+	if last := sum.Lines[len(sum.Lines)-1]; !strings.Contains(last, "highest rate held (p99 ≤ 1s, ≤ 0 % errors): 10/s") {
+		t.Errorf("verdict %q", last)
+	}
+	// Open loop: each step's requests are due 1/rate apart from its first.
+	first := map[int]time.Time{}
+	for _, rec := range out.recs {
+		if f, ok := first[rec.Batch]; !ok || rec.Intended.Before(f) {
+			first[rec.Batch] = rec.Intended
+		}
+	}
+	gaps := map[time.Duration]bool{}
+	for _, rec := range out.recs {
+		rate := []float64{10, 40}[rec.Batch-1]
+		if want := fmt.Sprintf("%g/s", rate); rec.Group != want || rec.Function != "predict" {
+			t.Errorf("record in step %d labelled %q %q", rec.Batch, rec.Group, rec.Function)
+		}
+		off := rec.Intended.Sub(first[rec.Batch])
+		step := time.Duration(float64(time.Second) / rate)
+		if off%step != 0 {
+			t.Errorf("step %d request intended at +%v, not a multiple of %v", rec.Batch, off, step)
+		}
+		gaps[off] = true
+		if rec.Batch == 2 && rec.ClientMS < 1500 {
+			t.Errorf("step 2 request took %.0f ms, the server held it 1500", rec.ClientMS)
+		}
+	}
+	if len(gaps) != 20 { // 0..19 × 25 ms (step 1's 0..4 × 100 ms are among them)
+		t.Errorf("%d distinct intended offsets, want 20", len(gaps))
+	}
+}
+
+// judge's verdict from known latencies: the percentile (HdrHistogram, 3
+// significant digits) against the objective, failures against the error budget.
+func TestRateJudge(t *testing.T) {
+	base := time.Now()
+	results := func(failed int) []loadgen.Result {
+		var rs []loadgen.Result
+		for i := 1; i <= 100; i++ { // latencies 10, 20, ..., 1000 ms
+			r := loadgen.Result{Intended: base, Start: base, End: base.Add(time.Duration(i) * 10 * time.Millisecond), Status: 200}
+			if i <= failed {
+				r.Status, r.Err = 429, "too_many_requests"
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	// Within 3 significant digits (HdrHistogram reports a bucket's upper end).
+	near := func(d, want time.Duration) bool { return d >= want && d <= want+want/1000 }
+	s := Rate{Percentile: 99, Objective: 991 * time.Millisecond, MaxErrors: 0.01}
+	st := s.judge(10, results(0), 10*time.Second)
+	if !st.Held || st.Sent != 100 || st.Failed != 0 || !near(st.P50, 500*time.Millisecond) || !near(st.PX, 990*time.Millisecond) || !near(st.Max, time.Second) {
+		t.Errorf("all ok: %+v", st)
+	}
+	if st.AchievedPerS != 10 {
+		t.Errorf("achieved %g/s, want 10", st.AchievedPerS)
+	}
+	s.Objective = 989 * time.Millisecond
+	if st := s.judge(10, results(0), time.Second); st.Held {
+		t.Errorf("p99 990 ms held an objective of 989 ms: %+v", st)
+	}
+	s.Objective = time.Second
+	if st := s.judge(10, results(1), time.Second); !st.Held || st.Failed != 1 {
+		t.Errorf("1 %% failed within a 1 %% budget: %+v", st)
+	}
+	if st := s.judge(10, results(2), time.Second); st.Held {
+		t.Errorf("2 %% failed held a 1 %% budget: %+v", st)
+	}
+	if st := s.judge(10, nil, time.Second); st.Held {
+		t.Errorf("a step with no requests held: %+v", st)
+	}
+}
+
+func TestRateValidate(t *testing.T) {
+	base := Rate{Rates: []float64{1, 2}, Step: time.Second, Percentile: 99, Objective: time.Second, Images: []string{"x"}}
+	bad := []struct {
+		mut  func(*Rate)
+		want string
+	}{
+		{func(r *Rate) { r.Rates = []float64{2, 1} }, "rates must ascend: 1/s after 2/s"},
+		{func(r *Rate) { r.Rates = []float64{0} }, "rate 0/s: must be above 0"},
+		{func(r *Rate) { r.Percentile = 101 }, "percentile 101"},
+		{func(r *Rate) { r.Step = 0 }, "rate step 0s"},
+	}
+	for _, b := range bad {
+		r := base
+		b.mut(&r)
+		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("err %v, want %q", err, b.want)
+		}
+	}
+	if err := base.Validate(); err != nil {
+		t.Error(err)
+	}
+}

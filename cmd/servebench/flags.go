@@ -1,0 +1,175 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/loadgen"
+	"github.com/servebench/servebench/bench/scenario"
+)
+
+// scenarioNames are the scenarios --scenarios accepts, in the order they run.
+var scenarioNames = []string{"batches", "coldwarm", "rate"}
+
+// loadFlags are the flags local and run share: which scenarios, with what load.
+type loadFlags struct {
+	out        string
+	scenarios  string
+	batchSize  int
+	batches    int
+	burst      int
+	facesBurst int
+	functions  string
+	rates      string
+	step       time.Duration
+	percentile float64
+	objective  time.Duration
+	maxErrors  float64
+	stopOnMiss bool
+	timeout    time.Duration
+	facesTO    time.Duration
+	keepAlive  bool
+	noReport   bool
+}
+
+// register adds the flags with their defaults; facesBurst differs between local
+// (where every faces call shares two cores) and run.
+func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, step time.Duration) {
+	fs.StringVar(&f.out, "out", "", "directory for results.jsonl and the report (default servebench-out/<UTC time>)")
+	fs.StringVar(&f.scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run, comma-separated: "+strings.Join(scenarioNames, ", "))
+	fs.IntVar(&f.batchSize, "batch-size", 9, "batches: concurrent POST /predict per batch (YOLO study: 9)")
+	fs.IntVar(&f.batches, "batches", 4, "batches: batches one after another (YOLO study: 4)")
+	fs.IntVar(&f.burst, "burst", 30, "coldwarm: parallel calls per burst for predict (Eigenfaces study: 30)")
+	fs.IntVar(&f.facesBurst, "faces-burst", facesBurst, "coldwarm: parallel calls per burst for the faces functions")
+	fs.StringVar(&f.functions, "functions", strings.Join(scenario.Functions, ","), "coldwarm: functions, comma-separated: "+strings.Join(scenario.Functions, ", "))
+	fs.StringVar(&f.rates, "rates", rates, "rate: arrival rates in requests/s, comma-separated, ascending")
+	fs.DurationVar(&f.step, "step", step, "rate: length of each rate step")
+	fs.Float64Var(&f.percentile, "percentile", 99, "rate: percentile of the latency objective")
+	fs.DurationVar(&f.objective, "objective", time.Second, "rate: latency the percentile must stay within for a rate to hold")
+	fs.Float64Var(&f.maxErrors, "max-errors", 0.01, "rate: fraction of failed requests a step may have and still hold")
+	fs.BoolVar(&f.stopOnMiss, "stop-on-miss", false, "rate: stop at the first step not held (saves time against a target that is already saturated)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout (the study's Lambda timeout: 30s)")
+	fs.DurationVar(&f.facesTO, "faces-timeout", 540*time.Second, "coldwarm: per-request timeout of the faces functions (the study's Cloud Functions: 540s)")
+	fs.BoolVar(&f.keepAlive, "keepalive", false, "reuse connections (the YOLO study's client did not)")
+	fs.BoolVar(&f.noReport, "no-report", false, "write results.jsonl only, no report")
+}
+
+// plan checks the flags and builds the scenarios. data supplies the images and
+// the face upload.
+func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
+	names, err := list("scenarios", f.scenarios, scenarioNames)
+	if err != nil {
+		return nil, err
+	}
+	images := make([]string, len(assets.Images))
+	for i, img := range assets.Images {
+		images[i] = assets.ImagesDir + "/" + img
+	}
+	var out []scenario.Scenario
+	for _, n := range scenarioNames { // run in the fixed order whatever the flag's order
+		if !slices.Contains(names, n) {
+			continue
+		}
+		switch n {
+		case "batches":
+			if f.batchSize < 1 {
+				return nil, badFlag("batch-size", f.batchSize, "a whole number ≥ 1")
+			}
+			if f.batches < 1 {
+				return nil, badFlag("batches", f.batches, "a whole number ≥ 1")
+			}
+			out = append(out, scenario.Batches{Size: f.batchSize, Batches: f.batches, Images: images})
+		case "coldwarm":
+			fns, err := list("functions", f.functions, scenario.Functions)
+			if err != nil {
+				return nil, err
+			}
+			if f.burst < 1 {
+				return nil, badFlag("burst", f.burst, "a whole number ≥ 1")
+			}
+			if f.facesBurst < 1 {
+				return nil, badFlag("faces-burst", f.facesBurst, "a whole number ≥ 1")
+			}
+			if f.facesTO <= 0 {
+				return nil, badFlag("faces-timeout", f.facesTO, "a duration above 0, e.g. 540s")
+			}
+			c := scenario.ColdWarm{Burst: f.burst, FacesBurst: f.facesBurst, Functions: fns, Images: images, FacesTimeout: f.facesTO}
+			if slices.Contains(fns, "faces/upload") {
+				name := filepath.Join(data.Path, assets.FacesORL, "s7", "10.pgm")
+				b, err := os.ReadFile(name)
+				if err != nil {
+					return nil, fmt.Errorf("-functions includes faces/upload, which sends a face from the data set: %w", err)
+				}
+				c.Face, c.FaceName = b, "s7_10.pgm"
+			}
+			out = append(out, c)
+		case "rate":
+			var rates []float64
+			for _, s := range strings.Split(f.rates, ",") {
+				r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+				if err != nil {
+					return nil, badFlag("rates", f.rates, "comma-separated numbers of requests per second, e.g. 5,10,20")
+				}
+				rates = append(rates, r)
+			}
+			r := scenario.Rate{Rates: rates, Step: f.step, Percentile: f.percentile, Objective: f.objective,
+				MaxErrors: f.maxErrors, StopAfterMiss: f.stopOnMiss, Images: images}
+			if err := r.Validate(); err != nil {
+				return nil, fmt.Errorf("-rates/-step/-percentile/-objective/-max-errors: %w", err)
+			}
+			out = append(out, r)
+		}
+	}
+	if f.timeout <= 0 {
+		return nil, badFlag("timeout", f.timeout, "a duration above 0, e.g. 30s")
+	}
+	return out, nil
+}
+
+func (f *loadFlags) attacker() *loadgen.Attacker {
+	return loadgen.NewAttacker(loadgen.Timeout(f.timeout), loadgen.KeepAlive(f.keepAlive))
+}
+
+// outDir is --out or servebench-out/<UTC time>.
+func (f *loadFlags) outDir(now time.Time) string {
+	if f.out != "" {
+		return f.out
+	}
+	return filepath.Join("servebench-out", now.UTC().Format("20060102-150405"))
+}
+
+// config records the flags in the results header.
+func (f *loadFlags) config(fs *flag.FlagSet) map[string]any {
+	m := map[string]any{}
+	fs.VisitAll(func(fl *flag.Flag) { m[fl.Name] = fl.Value.String() })
+	return m
+}
+
+func list(flagName, v string, allowed []string) ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(allowed, s) {
+			return nil, fmt.Errorf("-%s: %q is not one of %s", flagName, s, strings.Join(allowed, ", "))
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-%s is empty: give one or more of %s", flagName, strings.Join(allowed, ", "))
+	}
+	return out, nil
+}
+
+func badFlag(name string, v any, allowed string) error {
+	return fmt.Errorf("-%s %v: must be %s", name, v, allowed)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/scenario"
+)
+
+func dataDir(t *testing.T) assets.Dir {
+	t.Helper()
+	p := os.Getenv(assets.EnvDir)
+	if p == "" {
+		p = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	if _, err := os.Stat(filepath.Join(p, assets.FacesORL, "s1", "10.pgm")); err != nil {
+		t.Fatalf("no test data with faces: set %s (scripts/test does): %v", assets.EnvDir, err)
+	}
+	return assets.Dir{Path: p}
+}
+
+func parseLocal(t *testing.T, args ...string) (*loadFlags, *localFlags, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var lf loadFlags
+	var lo localFlags
+	lf.register(fs, 10, "2,4,8,16", 10*time.Second)
+	lo.register(fs)
+	return &lf, &lo, fs.Parse(args)
+}
+
+func TestDefaultsAreTheStudies(t *testing.T) {
+	lf, lo, err := parseLocal(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lo.check(); err != nil {
+		t.Fatal(err)
+	}
+	if lo.minInstances != 1 || lo.maxInstances != 5 || lo.scaleOutCPU != 70 || lo.scaleInIdle != time.Minute {
+		t.Errorf("serverful defaults %+v, want the study's 1..5, 70 %%, 60 s", lo)
+	}
+	ss, err := lf.plan(dataDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 3 {
+		t.Fatalf("%d scenarios, want batches, coldwarm, rate", len(ss))
+	}
+	b := ss[0].(scenario.Batches)
+	if b.Size != 9 || b.Batches != 4 || len(b.Images) != len(assets.Images) || b.Images[0] != "images/000000000872.jpg" {
+		t.Errorf("batches %+v", b)
+	}
+	c := ss[1].(scenario.ColdWarm)
+	if c.Burst != 30 || c.FacesBurst != 10 || len(c.Functions) != 5 || len(c.Face) == 0 || !strings.HasPrefix(string(c.Face), "P5") {
+		t.Errorf("coldwarm burst %d faces %d functions %v face %d bytes", c.Burst, c.FacesBurst, c.Functions, len(c.Face))
+	}
+	r := ss[2].(scenario.Rate)
+	if len(r.Rates) != 4 || r.Rates[3] != 16 || r.Objective != time.Second || r.Percentile != 99 {
+		t.Errorf("rate %+v", r)
+	}
+}
+
+func TestBadFlagsNameFlagValueAndAllowed(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scenarios", "batches,bogus"}, `-scenarios: "bogus" is not one of batches, coldwarm, rate`},
+		{[]string{"-scenarios", ","}, "-scenarios is empty"},
+		{[]string{"-batch-size", "0"}, "-batch-size 0: must be a whole number ≥ 1"},
+		{[]string{"-functions", "predict,train"}, `-functions: "train" is not one of predict, faces/download_data`},
+		{[]string{"-rates", "5,x"}, `-rates 5,x: must be comma-separated numbers`},
+		{[]string{"-rates", "10,5"}, "rates must ascend: 5/s after 10/s"},
+		{[]string{"-faces-burst", "-1"}, "-faces-burst -1: must be a whole number ≥ 1"},
+		{[]string{"-timeout", "0s"}, "-timeout 0s: must be a duration above 0"},
+	} {
+		lf, _, err := parseLocal(t, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lf.plan(dataDir(t))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
+		}
+	}
+	_, lo, _ := parseLocal(t, "-min-instances", "3", "-max-instances", "2")
+	if err := lo.check(); err == nil || !strings.Contains(err.Error(), "-max-instances 2: must be ≥ -min-instances (3)") {
+		t.Errorf("max < min: %v", err)
+	}
+	if _, _, err := parseLocal(t, "-scale-in-idle", "soon"); err == nil || !strings.Contains(err.Error(), "scale-in-idle") {
+		t.Errorf("unparsable duration: %v", err)
+	}
+}
+
+func TestParseTargets(t *testing.T) {
+	ts, err := parseTargets([]string{"serverless=https://abc.execute-api.us-east-1.amazonaws.com/", "ecs=http://alb.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Name != "serverless" || ts[0].URL != "https://abc.execute-api.us-east-1.amazonaws.com" || ts[1].URL != "http://alb.example.com" {
+		t.Errorf("targets %+v", ts)
+	}
+	for _, bad := range []string{"no-equals", "=http://x", "a=ftp://x", "a=localhost:8080"} {
+		if _, err := parseTargets([]string{bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+	if err := uniqueNames([]scenario.Target{{Name: "a"}, {Name: "a"}}); err == nil {
+		t.Error("duplicate target names accepted")
+	}
+}
