@@ -1,0 +1,54 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/servebench/servebench/service/config"
+	"github.com/servebench/servebench/service/storage"
+)
+
+// Open opens the buckets o.Config names and builds the API on them, the way every
+// entry point does; o needs Config, Log and Instance (NewDetector is optional). The
+// model is read later, on first use (or by Preload).
+func Open(ctx context.Context, o Options) (*API, error) {
+	cfg := o.Config
+	sopt := storage.Options{FileBaseURL: cfg.PublicURL + FilesPath}
+	in, err := storage.Open(ctx, cfg.InputBucket, storage.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvInputBucket, err)
+	}
+	out, err := storage.Open(ctx, cfg.OutputBucket, sopt)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("%s: %w", config.EnvOutputBucket, err)
+	}
+	o.Input, o.Output = in, out
+	// The model usually sits in the input bucket; reuse that bucket then (a mem://
+	// bucket opened twice would be two empty buckets).
+	if key, ok := storage.KeyIn(cfg.InputBucket, cfg.Model); ok {
+		o.ModelKey = key
+	} else {
+		burl, key, err := storage.SplitObjectURL(cfg.Model)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("%s: %w", config.EnvModel, err), in.Close(), out.Close())
+		}
+		mb, err := storage.Open(ctx, burl, storage.Options{})
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("%s: %w", config.EnvModel, err), in.Close(), out.Close())
+		}
+		o.Model, o.ModelKey = mb, key
+	}
+	return New(o)
+}
+
+// NewLogger is the JSON logger every entry point uses, at level (debug, info, warn,
+// error; config has checked it).
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

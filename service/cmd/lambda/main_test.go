@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/servebench/servebench/service/api"
+	"github.com/servebench/servebench/service/api/apitest"
+	"github.com/servebench/servebench/service/storage"
+)
+
+// event is an API Gateway HTTP API (payload format 2.0) event as Lambda delivers
+// it, shaped after the example in the AWS documentation.
+const event = `{
+  "version": "2.0",
+  "routeKey": "$default",
+  "rawPath": "%PATH%",
+  "rawQueryString": "",
+  "headers": {
+    "accept": "*/*",
+    "content-length": "%LEN%",
+    "content-type": "application/json",
+    "host": "abc123.execute-api.us-east-1.amazonaws.com",
+    "user-agent": "servebench-test",
+    "x-forwarded-for": "203.0.113.7",
+    "x-forwarded-port": "443",
+    "x-forwarded-proto": "https"
+  },
+  "requestContext": {
+    "accountId": "123456789012",
+    "apiId": "abc123",
+    "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+    "domainPrefix": "abc123",
+    "http": {
+      "method": "%METHOD%",
+      "path": "%PATH%",
+      "protocol": "HTTP/1.1",
+      "sourceIp": "203.0.113.7",
+      "userAgent": "servebench-test"
+    },
+    "requestId": "JKJaXmPLvHcESHA=",
+    "routeKey": "$default",
+    "stage": "$default",
+    "time": "23/Nov/2026:18:00:00 +0000",
+    "timeEpoch": 1795457000000
+  },
+  "body": %BODY%,
+  "isBase64Encoded": false
+}`
+
+func invoke(t *testing.T, h lambda.Handler, method, path, body string) (events.APIGatewayV2HTTPResponse, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	payload := strings.NewReplacer("%PATH%", path, "%METHOD%", method, "%LEN%", itoa(len(body)), "%BODY%", string(b)).Replace(event)
+	out, err := h.Invoke(context.Background(), []byte(payload))
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("the function answered %q: %v", out, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
+		t.Fatalf("body %q is not JSON: %v", resp.Body, err)
+	}
+	return resp, m
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestLambda runs the real Lambda handler (config from the environment, the
+// adapter, the real detector) on API Gateway v2 events through aws-lambda-go's
+// own (de)serialisation.
+func TestLambda(t *testing.T) {
+	bs := apitest.Open(t, "file", storage.Options{})
+	apitest.Seed(t, bs.In, "dog.jpg")
+	t.Setenv("SERVEBENCH_INPUT_BUCKET", bs.InURL)
+	t.Setenv("SERVEBENCH_OUTPUT_BUCKET", bs.OutURL)
+	t.Setenv("SERVEBENCH_BACKEND", "onnxruntime")
+	t.Setenv("SERVEBENCH_PLATFORM", "lambda")
+	t.Setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3000")
+	apitest.Detector(t) // fails clearly if the build has no ONNX Runtime
+
+	fn, err := newHandler(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := lambda.NewHandler(fn)
+
+	resp, body := invoke(t, h, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	if resp.Headers["Content-Type"] != "application/json" || !strings.Contains(resp.Headers["Server-Timing"], "inference;dur=") {
+		t.Errorf("headers %v", resp.Headers)
+	}
+	var a api.PredictResponse
+	if err := json.Unmarshal([]byte(resp.Body), &a); err != nil {
+		t.Fatal(err)
+	}
+	apitest.CheckDetections(t, a.Detections, apitest.Dog)
+	if !a.Server.Cold || a.Server.Platform != "lambda" {
+		t.Errorf("server %+v, want cold on lambda", a.Server)
+	}
+	if _, ok := body["timings_ms"].(map[string]any)["init"]; !ok {
+		t.Errorf("cold answer without timings_ms.init: %v", body["timings_ms"])
+	}
+	out, err := bs.Out.Read(context.Background(), a.Filename, 0)
+	if err != nil {
+		t.Fatalf("annotated image not written: %v", err)
+	}
+	apitest.CheckAnnotated(t, apitest.Read(t, "images/dog.jpg"), out, a.Detections)
+
+	resp, body = invoke(t, h, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
+	if resp.StatusCode != 200 || body["server"].(map[string]any)["cold"] != false {
+		t.Errorf("second invocation: %d %v, want warm", resp.StatusCode, body["server"])
+	}
+	resp, body = invoke(t, h, "POST", "/predict", `{"filename": "images/missing.jpg"}`)
+	if resp.StatusCode != 404 || body["error"].(map[string]any)["code"] != "not_found" {
+		t.Errorf("missing image through Lambda: %d %v", resp.StatusCode, body)
+	}
+	resp, body = invoke(t, h, "GET", "/healthz", ``)
+	if resp.StatusCode != 200 || body["model_loaded"] != true {
+		t.Errorf("healthz through Lambda: %d %v", resp.StatusCode, body)
+	}
+}
+
+// TestLambdaConfigError: a bad variable stops the function at init, named.
+func TestLambdaConfigError(t *testing.T) {
+	t.Setenv("SERVEBENCH_INPUT_BUCKET", "mem://")
+	t.Setenv("SERVEBENCH_OUTPUT_BUCKET", "ftp://nowhere")
+	_, err := newHandler(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "SERVEBENCH_OUTPUT_BUCKET") || !strings.Contains(err.Error(), "ftp://nowhere") {
+		t.Errorf("newHandler = %v, want an error naming SERVEBENCH_OUTPUT_BUCKET and its value", err)
+	}
+}

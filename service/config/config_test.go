@@ -1,0 +1,95 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{EnvInputBucket: "s3://in?region=eu-west-1", EnvOutputBucket: "gs://out"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults
+	want.InputBucket, want.OutputBucket = "s3://in?region=eu-west-1", "gs://out"
+	want.Model = "s3://in/models/yolox_nano.onnx?region=eu-west-1"
+	want.PublicURL = "http://localhost:8080"
+	if c != want {
+		t.Errorf("Load = %+v\nwant %+v", c, want)
+	}
+	if c.MaxImageBytes != 20<<20 || c.MaxImagePixels != 40_000_000 || c.RequestTimeout != 30*time.Second || c.Port != 8080 || c.Backend != "auto" {
+		t.Errorf("defaults changed: %+v", c)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://", EnvModel: "file:///models/m.onnx",
+		EnvBackend: "onnxruntime", EnvPort: "9000", EnvMaxImageBytes: "1000", EnvMaxImagePixels: "2000",
+		EnvRequestTimeout: "2m", EnvURLTTL: "1h", EnvPreload: "true", EnvMemoryMB: "3000",
+		EnvFacesSource: "https://example.com/orl.zip", EnvLogLevel: "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model != "file:///models/m.onnx" || c.Backend != "onnxruntime" || c.Port != 9000 || c.MaxImageBytes != 1000 ||
+		c.MaxImagePixels != 2000 || c.RequestTimeout != 2*time.Minute || c.URLTTL != time.Hour || !c.Preload ||
+		c.MemoryMB != 3000 || c.FacesSource != "https://example.com/orl.zip" || c.PublicURL != "http://localhost:9000" || c.LogLevel != "debug" {
+		t.Errorf("Load = %+v", c)
+	}
+	c, _ = Load(env(map[string]string{EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://"}))
+	if c.Model != "file:///srv/in/models/yolox_nano.onnx" {
+		t.Errorf("default model for a file bucket = %q", c.Model)
+	}
+}
+
+// TestErrors: each bad value is reported with the variable, the value and what
+// is allowed; all problems at once.
+func TestErrors(t *testing.T) {
+	base := map[string]string{EnvInputBucket: "mem://", EnvOutputBucket: "mem://"}
+	cases := []struct{ name, value, allowed string }{
+		{EnvInputBucket, "", "required"},
+		{EnvInputBucket, "ftp://x", "one of file, mem, s3, gs"},
+		{EnvInputBucket, "s3://bucket/path", "no path"},
+		{EnvOutputBucket, "file:///", "absolute/directory"},
+		{EnvModel, "s3://bucket", ".onnx object"},
+		{EnvModel, "http://x/m.onnx", "one of file"},
+		{EnvBackend, "tensorflow", "auto, onnxruntime, gomlx"},
+		{EnvPort, "http", "whole number from 1 to 65535"},
+		{EnvPort, "70000", "from 1 to 65535"},
+		{EnvMaxImageBytes, "-5", "whole number"},
+		{EnvMaxImagePixels, "lots", "whole number"},
+		{EnvMemoryMB, "3GB", "whole number"},
+		{EnvRequestTimeout, "30", "duration"},
+		{EnvURLTTL, "30d", "duration"},
+		{EnvURLTTL, "200h", "duration"},
+		{EnvPreload, "yes please", "true or false"},
+		{EnvPublicURL, "localhost:8080", "http://"},
+		{EnvLogLevel, "loud", "debug, info, warn, error"},
+	}
+	for _, c := range cases {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		m[c.name] = c.value
+		_, err := Load(env(m))
+		if err == nil {
+			t.Errorf("%s=%q: no error", c.name, c.value)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.name+"=") || !strings.Contains(msg, `"`+c.value+`"`) || !strings.Contains(msg, c.allowed) {
+			t.Errorf("%s=%q: error %q should name the variable, the value and %q", c.name, c.value, msg, c.allowed)
+		}
+	}
+	_, err := Load(env(map[string]string{EnvBackend: "x"}))
+	for _, name := range []string{EnvInputBucket, EnvOutputBucket, EnvBackend} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("all problems should be reported at once; %v lacks %s", err, name)
+		}
+	}
+}
