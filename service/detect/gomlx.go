@@ -43,7 +43,7 @@ func newGoMLX(ctx context.Context, onnxModel []byte) (Detector, error) {
 		return nil, err
 	}
 
-	backend, err := gobackend.New("")
+	backend, err := gobackend.New(goBackendConfig)
 	if err != nil {
 		return nil, fmt.Errorf("start the gomlx Go backend: %w", err)
 	}
@@ -115,3 +115,10 @@ func (n *gomlxNet) close() error {
 	n.backend.Finalize()
 	return nil
 }
+
+// goBackendConfig runs the graph's nodes one after another, each op still spread over
+// the cores. The default (nodes in parallel when a run is alone) deadlocks now and then
+// in github.com/gomlx/compute v0.1.6: node tasks take every slot of the backend's worker
+// pool, then the convolutions inside them wait for a free slot that never comes
+// (workerspool.WaitToStart under executeParallel; seen on the 2nd to 6th run of dog.jpg).
+const goBackendConfig = "ops_sequential"
