@@ -117,9 +117,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// Preload loads the model now instead of on the first request.
+// Preload loads the model now instead of on the first request; the instance is
+// ready (its init time ends) once the model is loaded.
 func (a *API) Preload(ctx context.Context) error {
 	_, _, err := a.detector.get(ctx)
+	if err == nil {
+		a.Instance.MarkReady()
+	}
 	return err
 }
 
@@ -159,17 +163,15 @@ func (a *API) loader(o Options) func(ctx context.Context) (detect.Detector, erro
 			return nil, err
 		}
 		// The detector outlives this load's deadline: hand it a context that is
-		// never cancelled, since a backend may keep it (the gomlx one hung on
-		// every call after the first once the context it was built with ended).
+		// never cancelled, in case a backend keeps it.
 		det, err := newDetector(context.WithoutCancel(ctx), a.Config.Backend, data)
 		if err != nil {
 			err = fmt.Errorf("load model %s from %s on backend %s: %w", key, bucket.Name(), a.Config.Backend, err)
 			a.Log.ErrorContext(ctx, "model load failed", "err", err)
 			return nil, err
 		}
-		a.Instance.MarkReady()
 		a.Log.InfoContext(ctx, "model loaded", "key", key, "bucket", bucket.Name(), "bytes", len(data),
-			"backend", det.Backend(), "ms", time.Since(start).Milliseconds(), "init_ms", a.Instance.Init().Milliseconds())
+			"backend", det.Backend(), "ms", time.Since(start).Milliseconds())
 		return det, nil
 	}
 }

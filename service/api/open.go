@@ -13,7 +13,7 @@ import (
 
 // Open opens the buckets o.Config names and builds the API on them, the way every
 // entry point does; o needs Config, Log and Instance (NewDetector is optional). The
-// model is read later, on first use (or by Preload).
+// model is read later, on first use, unless Config.Preload asks for it now.
 func Open(ctx context.Context, o Options) (*API, error) {
 	cfg := o.Config
 	sopt := storage.Options{FileBaseURL: cfg.PublicURL + FilesPath}
@@ -42,7 +42,21 @@ func Open(ctx context.Context, o Options) (*API, error) {
 		}
 		o.Model, o.ModelKey = mb, key
 	}
-	return New(o)
+	a, err := New(o)
+	if err != nil {
+		return nil, errors.Join(err, in.Close(), out.Close())
+	}
+	if cfg.Preload {
+		if err := a.Preload(ctx); err != nil {
+			return nil, errors.Join(fmt.Errorf("%s=true: %w", config.EnvPreload, err), a.Close())
+		}
+	}
+	// The instance's init time ends here: configuration read, buckets open and,
+	// with preload, the model loaded. A lazily loaded model is not part of it; the
+	// request that waits for it reports the wait as its own "model" stage, so init
+	// never counts the idle time before the first request.
+	a.Instance.MarkReady()
+	return a, nil
 }
 
 // NewLogger is the JSON logger every entry point uses, at level (debug, info, warn,

@@ -41,10 +41,5 @@ func newHandler(ctx context.Context) (func(context.Context, events.APIGatewayV2H
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Preload {
-		if err := a.Preload(ctx); err != nil {
-			return nil, fmt.Errorf("%s=true: %w", config.EnvPreload, err)
-		}
-	}
 	return httpadapter.NewV2(a).ProxyWithContext, nil
 }

@@ -42,11 +42,6 @@ func run() error {
 		return err
 	}
 	defer h.Close()
-	if cfg.Preload {
-		if err := h.Preload(ctx); err != nil {
-			return fmt.Errorf("%s=true: %w", config.EnvPreload, err)
-		}
-	}
 
 	srv := &http.Server{
 		Handler:           h,
