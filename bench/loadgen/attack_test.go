@@ -51,7 +51,7 @@ func newServer(t *testing.T) *server {
 			return
 		}
 		cold := !s.served.Swap(true)
-		fmt.Fprintf(w, `{"filename":%q,"server":{"cold":%t,"instance":"test-1","platform":"local"},"timings_ms":{"inference":%d,"total":%d}}`,
+		fmt.Fprintf(w, `{"filename":%q,"server":{"cold":%t,"instance":"test-1","platform":"local","memory_mb":3000},"timings_ms":{"inference":%d,"total":%d}}`,
 			req.Filename, cold, d.Milliseconds(), d.Milliseconds())
 	}))
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -112,7 +112,7 @@ func TestBurstAllAtOnceNoKeepAlive(t *testing.T) {
 		if r.Phases.Reused {
 			t.Errorf("request %d reused a connection with keep-alive off", i)
 		}
-		if r.Instance != "test-1" || r.Platform != "local" || r.TimingsMS["inference"] != 100 {
+		if r.Instance != "test-1" || r.Platform != "local" || r.MemoryMB != 3000 || r.Record().MemoryMB != 3000 || r.TimingsMS["inference"] != 100 {
 			t.Errorf("request %d: answer not parsed: %+v", i, r)
 		}
 		var body struct{ Filename string }

@@ -27,6 +27,7 @@ type Result struct {
 	Cold      *bool
 	Instance  string
 	Platform  string
+	MemoryMB  int
 	TimingsMS map[string]float64
 }
 
@@ -52,7 +53,7 @@ func (r Result) Record() results.Record {
 	rec.Intended, rec.Start = r.Intended, r.Start
 	rec.ClientMS = ms(r.Latency())
 	rec.Status, rec.Error = r.Status, r.Err
-	rec.Cold, rec.Instance, rec.Platform = r.Cold, r.Instance, r.Platform
+	rec.Cold, rec.Instance, rec.Platform, rec.MemoryMB = r.Cold, r.Instance, r.Platform, r.MemoryMB
 	rec.TimingsMS = r.TimingsMS
 	rec.ServerMS = r.TimingsMS["total"]
 	return rec
@@ -66,6 +67,7 @@ type answer struct {
 		Cold     *bool  `json:"cold"`
 		Instance string `json:"instance"`
 		Platform string `json:"platform"`
+		MemoryMB int    `json:"memory_mb"`
 	} `json:"server"`
 	TimingsMS map[string]float64 `json:"timings_ms"`
 	Error     *struct {
@@ -78,7 +80,7 @@ func parseAnswer(r *Result, h http.Header, body []byte) {
 	var a answer
 	if json.Unmarshal(body, &a) == nil {
 		if a.Server != nil {
-			r.Cold, r.Instance, r.Platform = a.Server.Cold, a.Server.Instance, a.Server.Platform
+			r.Cold, r.Instance, r.Platform, r.MemoryMB = a.Server.Cold, a.Server.Instance, a.Server.Platform, a.Server.MemoryMB
 		}
 		r.TimingsMS = a.TimingsMS
 		if a.Error != nil && a.Error.Code != "" && r.Err == "" {

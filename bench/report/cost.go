@@ -75,9 +75,13 @@ func newPricing(h results.Header, recs []results.Record, opt Options, prices cos
 		}
 	}
 	platforms := map[string]string{}
+	reported := map[string]int{} // memory the service said it runs with
 	for _, r := range recs {
 		if r.Platform != "" && platforms[r.Target] == "" {
 			platforms[r.Target] = r.Platform
+		}
+		if r.MemoryMB > 0 && reported[r.Target] == 0 {
+			reported[r.Target] = r.MemoryMB
 		}
 	}
 	for _, r := range recs {
@@ -86,7 +90,7 @@ func newPricing(h results.Header, recs []results.Record, opt Options, prices cos
 			continue
 		}
 		p.kinds[t] = kindOf(t, platforms[t], opt.Kinds)
-		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], h.Config, opt.MemoryMB)
+		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], reported[t], h.Config, opt.MemoryMB)
 	}
 	return p
 }
@@ -122,12 +126,15 @@ func kindOf(target, platform string, override map[string]cost.Kind) cost.Kind {
 // larger size).
 var studyMemoryMB = map[cost.Kind]int{cost.Lambda: 3000, cost.CloudFunctions: 2048}
 
-// memoryOf finds a serverless target's memory size: Options.MemoryMB, else the
-// header config's "memory_mb" (a number, or an object by target name), else the
-// study's setting (noted as assumed).
-func memoryOf(target string, kind cost.Kind, cfg map[string]any, override map[string]int) (int, string) {
+// memoryOf finds a serverless target's memory size: Options.MemoryMB, else what the
+// service reported in server.memory_mb, else the header config's "memory_mb" (a
+// number, or an object by target name), else the study's setting (noted as assumed).
+func memoryOf(target string, kind cost.Kind, reported int, cfg map[string]any, override map[string]int) (int, string) {
 	if mb, ok := override[target]; ok && mb > 0 {
 		return mb, "from options"
+	}
+	if reported > 0 {
+		return reported, "reported by the service"
 	}
 	switch v := cfg["memory_mb"].(type) {
 	case float64:

@@ -440,6 +440,28 @@ func TestPriceOverride(t *testing.T) {
 	})
 }
 
+func TestMemoryReportedByService(t *testing.T) {
+	dir := t.TempDir()
+	h, recs, samples := fixture()
+	// The config says 2048 MB; the service's own answers say 1024 MB, and they win.
+	for i := range recs {
+		if recs[i].Target == "serverless" {
+			recs[i].MemoryMB = 1024
+		}
+	}
+	path := writeResults(t, dir, h, recs, samples, "")
+	p := cost.Default()
+	p.Lambda.GBSecond *= 2
+	out := filepath.Join(dir, "r")
+	if _, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet, Prices: &p}); err != nil {
+		t.Fatal(err)
+	}
+	// Twice the price at half the memory: the same compute charge as in TestGenerate.
+	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
+		"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000, "memory_mb": 1024,
+	})
+}
+
 // bigRun is 10,000 records: two targets, three scenarios, a failure every 97th
 // request, a cold start every 50th, instance samples.
 func bigRun() (results.Header, []results.Record, []results.Sample) {

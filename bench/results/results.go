@@ -53,6 +53,7 @@ type Record struct {
 	Cold      *bool              `json:"cold,omitempty"`
 	Instance  string             `json:"instance,omitempty"`
 	Platform  string             `json:"platform,omitempty"`
+	MemoryMB  int                `json:"memory_mb,omitempty"` // server.memory_mb: what the instance runs with
 	ServerMS  float64            `json:"server_ms,omitempty"` // timings_ms.total
 	TimingsMS map[string]float64 `json:"timings_ms,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/scenario"
 )
@@ -37,6 +38,7 @@ type loadFlags struct {
 	facesTO    time.Duration
 	keepAlive  bool
 	noReport   bool
+	prices     string
 }
 
 // register adds the flags with their defaults; facesBurst differs between local
@@ -59,6 +61,7 @@ func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, ste
 	fs.DurationVar(&f.facesTO, "faces-timeout", 540*time.Second, "coldwarm: per-request timeout of the faces functions (the study's Cloud Functions: 540s)")
 	fs.BoolVar(&f.keepAlive, "keepalive", false, "reuse connections (the YOLO study's client did not)")
 	fs.BoolVar(&f.noReport, "no-report", false, "write results.jsonl only, no report")
+	fs.StringVar(&f.prices, "prices", "", pricesUsage)
 }
 
 // plan checks the flags and builds the scenarios. data supplies the images and
@@ -67,6 +70,12 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 	names, err := list("scenarios", f.scenarios, scenarioNames)
 	if err != nil {
 		return nil, err
+	}
+	// A bad price file should stop the run now, not after the load has run.
+	if f.prices != "" {
+		if _, err := cost.LoadFile(f.prices); err != nil {
+			return nil, fmt.Errorf("-prices %s: %w", f.prices, err)
+		}
 	}
 	images := make([]string, len(assets.Images))
 	for i, img := range assets.Images {

@@ -81,6 +81,8 @@ func TestBadFlagsNameFlagValueAndAllowed(t *testing.T) {
 		{[]string{"-rates", "10,5"}, "rates must ascend: 5/s after 10/s"},
 		{[]string{"-faces-burst", "-1"}, "-faces-burst -1: must be a whole number ≥ 1"},
 		{[]string{"-timeout", "0s"}, "-timeout 0s: must be a duration above 0"},
+		{[]string{"-prices", "/nonexistent/prices.json"}, "-prices /nonexistent/prices.json: "},
+		{[]string{"-prices", badPrices(t)}, "negative"},
 	} {
 		lf, _, err := parseLocal(t, c.args...)
 		if err != nil {
@@ -116,4 +118,13 @@ func TestParseTargets(t *testing.T) {
 	if err := uniqueNames([]scenario.Target{{Name: "a"}, {Name: "a"}}); err == nil {
 		t.Error("duplicate target names accepted")
 	}
+}
+
+// badPrices writes a price file with a negative price.
+func badPrices(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "prices.json")
+	if err := os.WriteFile(p, []byte(`{"lambda": {"gb_second": -1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

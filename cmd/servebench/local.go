@@ -144,7 +144,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 			{Name: "serverful", URL: sf.URL(), Cold: sf},
 			{Name: "serverless", URL: sl.URL(), Cold: sl},
 		},
-		scenarios: scenarios, attacker: lf.attacker(), samples: sink, noReport: lf.noReport, stdout: os.Stdout,
+		scenarios: scenarios, attacker: lf.attacker(), samples: sink, noReport: lf.noReport, prices: lf.prices, stdout: os.Stdout,
 	})
 	fmt.Fprintf(os.Stdout, "servebench local: wall time %s (service build %s); output in %s\n", time.Since(started).Round(time.Second), buildTime.Round(time.Second), dir)
 	return err

@@ -30,6 +30,7 @@ type measurement struct {
 	attacker  *loadgen.Attacker
 	samples   *sampleSink // set while the results file is open; may be nil
 	noReport  bool
+	prices    string // price file for the report ("" for the built-in list)
 	stdout    io.Writer
 }
 
@@ -75,7 +76,7 @@ func measure(ctx context.Context, log *slog.Logger, m measurement) error {
 	}
 	if !m.noReport && w.Records() > 0 {
 		// A fresh context: an interrupted run still gets its report.
-		if err := writeReport(context.WithoutCancel(ctx), log, path, m.dir, m.stdout); err != nil {
+		if err := writeReport(context.WithoutCancel(ctx), log, path, m.dir, m.prices, m.stdout); err != nil {
 			return err
 		}
 	}

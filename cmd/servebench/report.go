@@ -13,8 +13,9 @@ import (
 )
 
 // writeReport turns a results file into the report in dir and prints its summary.
-func writeReport(ctx context.Context, log *slog.Logger, resultsPath, dir string, stdout io.Writer) error {
-	sum, err := report.Generate(ctx, resultsPath, report.Options{OutDir: dir, Log: log})
+// prices is a JSON price file laid over the built-in list ("" for the built-in one).
+func writeReport(ctx context.Context, log *slog.Logger, resultsPath, dir, prices string, stdout io.Writer) error {
+	sum, err := report.Generate(ctx, resultsPath, report.Options{OutDir: dir, Log: log, PricesFile: prices})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -27,8 +28,9 @@ func writeReport(ctx context.Context, log *slog.Logger, resultsPath, dir string,
 func reportCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	out := fs.String("out", "", "directory for the report (default: the results file's directory)")
+	prices := fs.String("prices", "", pricesUsage)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: servebench report [-out DIR] RESULTS.jsonl")
+		fmt.Fprintln(fs.Output(), "usage: servebench report [-out DIR] [-prices FILE] RESULTS.jsonl")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,5 +48,7 @@ func reportCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
-	return writeReport(ctx, log, path, dir, os.Stdout)
+	return writeReport(ctx, log, path, dir, *prices, os.Stdout)
 }
+
+const pricesUsage = "JSON file of prices laid over the built-in list (README, \"Cost model and price list\")"

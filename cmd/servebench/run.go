@@ -78,7 +78,7 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	dir := lf.outDir(started)
 	err = measure(ctx, log, measurement{
 		dir: dir, started: started, config: lf.config(fs), targets: targets,
-		scenarios: scenarios, attacker: lf.attacker(), noReport: lf.noReport, stdout: os.Stdout,
+		scenarios: scenarios, attacker: lf.attacker(), noReport: lf.noReport, prices: lf.prices, stdout: os.Stdout,
 	})
 	fmt.Fprintf(os.Stdout, "servebench run: wall time %s; output in %s\n", time.Since(started).Round(time.Second), dir)
 	return err
