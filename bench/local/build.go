@@ -31,26 +31,25 @@ type Binary struct {
 // ORTLibEnv names the variable that points at libonnxruntime.so.1.
 const ORTLibEnv = "SERVEBENCH_ONNXRUNTIME_LIB"
 
-// FindORTLib returns the ONNX Runtime library named by SERVEBENCH_ONNXRUNTIME_LIB, else
-// the one scripts/setup-onnxruntime caches, or "" when neither exists.
-func FindORTLib() string {
+// findORTLib returns the ONNX Runtime library: the one SERVEBENCH_ONNXRUNTIME_LIB
+// names, else what scripts/setup-onnxruntime prints (its cache, or a one-time fetch
+// with npm), so a fresh checkout runs the fast backend without a separate step. It
+// returns "" and the reason when neither gives a library.
+func findORTLib(ctx context.Context, root string) (string, error) {
 	if p := os.Getenv(ORTLibEnv); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", ORTLibEnv, p, err)
 		}
-		return ""
+		return p, nil
 	}
-	cache := os.Getenv("SERVEBENCH_CACHE")
-	if cache == "" {
-		if c, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(c, "servebench")
-		}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "setup-onnxruntime"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/setup-onnxruntime: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	p := filepath.Join(cache, "onnxruntime-1.30.0", "libonnxruntime.so.1")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Build compiles service/cmd/server from the checkout at root into out. With the
@@ -65,14 +64,14 @@ func Build(ctx context.Context, log *slog.Logger, root, out string) (Binary, err
 	if err != nil {
 		return Binary{}, fmt.Errorf("build service: %w", err)
 	}
-	b := Binary{Path: abs, Backend: "gomlx", ORTLib: FindORTLib()}
+	b := Binary{Path: abs, Backend: "gomlx"}
 	args := []string{"build", "-o", abs}
-	if b.ORTLib != "" {
-		b.Backend = "onnxruntime"
+	if lib, err := findORTLib(ctx, root); err == nil {
+		b.Backend, b.ORTLib = "onnxruntime", lib
 		args = append(args, "-tags", "onnxruntime")
 		log.Info("local: building the service with the ONNX Runtime backend", "lib", b.ORTLib)
 	} else {
-		log.Warn("local: no ONNX Runtime library (set " + ORTLibEnv + " or run scripts/setup-onnxruntime); building the pure-Go backend, which is much slower per image")
+		log.Warn("local: no ONNX Runtime library; building the pure-Go backend, which is much slower per image", "why", err)
 	}
 	args = append(args, "./cmd/server")
 	cmd := exec.CommandContext(ctx, "go", args...)

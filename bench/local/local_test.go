@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,5 +340,28 @@ func checkReport(t *testing.T, resultsPath string, recs []results.Record) {
 	}
 	if t.Failed() {
 		fmt.Fprintf(os.Stderr, "report in %s\n", dir)
+	}
+}
+
+func TestFindORTLib(t *testing.T) {
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ORTLibEnv, "/nonexistent/libonnxruntime.so.1")
+	if _, err := findORTLib(context.Background(), root); err == nil || !strings.Contains(err.Error(), ORTLibEnv+"=/nonexistent") {
+		t.Errorf("a missing library named by %s: err %v, want it named", ORTLibEnv, err)
+	}
+	// Unset, the setup script answers: from its cache (scripts/test filled it) or npm.
+	t.Setenv(ORTLibEnv, "")
+	lib, err := findORTLib(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(lib) != "libonnxruntime.so.1" {
+		t.Errorf("setup script gave %q", lib)
+	}
+	if st, err := os.Stat(lib); err != nil || st.Size() < 1<<20 {
+		t.Errorf("library %s: %v", lib, err)
 	}
 }
