@@ -105,15 +105,16 @@ func TestServerfulDefaults(t *testing.T) {
 		env[e.Name] = e.Value
 	}
 	want := map[string]string{
-		"SERVEBENCH_INPUT_BUCKET":  "s3://" + in + "?region=us-east-1",
-		"SERVEBENCH_OUTPUT_BUCKET": "s3://" + out + "?region=us-east-1",
-		"SERVEBENCH_MODEL":         "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
-		"SERVEBENCH_FACES_SOURCE":  "s3://" + in + "/faces/orl.zip?region=us-east-1",
-		"SERVEBENCH_BACKEND":       "onnxruntime",
-		"SERVEBENCH_PLATFORM":      "ecs",
-		"SERVEBENCH_MEMORY_MB":     "14336",
-		"SERVEBENCH_PRELOAD":       "true",
-		"PORT":                     "8080",
+		"SERVEBENCH_INPUT_BUCKET":       "s3://" + in + "?region=us-east-1",
+		"SERVEBENCH_OUTPUT_BUCKET":      "s3://" + out + "?region=us-east-1",
+		"SERVEBENCH_MODEL":              "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
+		"SERVEBENCH_FACES_SOURCE":       "s3://" + in + "/faces/orl.zip?region=us-east-1",
+		"SERVEBENCH_FACES_ALLOW_SOURCE": "false",
+		"SERVEBENCH_BACKEND":            "onnxruntime",
+		"SERVEBENCH_PLATFORM":           "ecs",
+		"SERVEBENCH_MEMORY_MB":          "14336",
+		"SERVEBENCH_PRELOAD":            "true",
+		"PORT":                          "8080",
 	}
 	if !mapsEqual(env, want) {
 		t.Errorf("container env\n got %v\nwant %v", env, want)

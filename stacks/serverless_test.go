@@ -31,13 +31,14 @@ func TestServerlessDefaults(t *testing.T) {
 		env[k] = v.(string)
 	}
 	want := map[string]string{
-		"SERVEBENCH_INPUT_BUCKET":  "s3://" + in + "?region=us-east-1",
-		"SERVEBENCH_OUTPUT_BUCKET": "s3://" + out + "?region=us-east-1",
-		"SERVEBENCH_MODEL":         "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
-		"SERVEBENCH_FACES_SOURCE":  "s3://" + in + "/faces/orl.zip?region=us-east-1",
-		"SERVEBENCH_BACKEND":       "onnxruntime",
-		"SERVEBENCH_PLATFORM":      "lambda",
-		"SERVEBENCH_MEMORY_MB":     "3000",
+		"SERVEBENCH_INPUT_BUCKET":       "s3://" + in + "?region=us-east-1",
+		"SERVEBENCH_OUTPUT_BUCKET":      "s3://" + out + "?region=us-east-1",
+		"SERVEBENCH_MODEL":              "s3://" + in + "/models/yolox_nano.onnx?region=us-east-1",
+		"SERVEBENCH_FACES_SOURCE":       "s3://" + in + "/faces/orl.zip?region=us-east-1",
+		"SERVEBENCH_FACES_ALLOW_SOURCE": "false",
+		"SERVEBENCH_BACKEND":            "onnxruntime",
+		"SERVEBENCH_PLATFORM":           "lambda",
+		"SERVEBENCH_MEMORY_MB":          "3000",
 	}
 	if !mapsEqual(env, want) {
 		t.Errorf("lambda env\n got %v\nwant %v", env, want)
@@ -172,7 +173,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 		env := get(t, in, "serviceConfig", "environmentVariables").(map[string]any)
 		want := map[string]any{
 			"SERVEBENCH_INPUT_BUCKET": "gs://" + gin, "SERVEBENCH_OUTPUT_BUCKET": "gs://" + gout,
-			"SERVEBENCH_MODEL": "gs://" + gin + "/models/yolox_nano.onnx", "SERVEBENCH_FACES_SOURCE": "gs://" + gin + "/faces/orl.zip",
+			"SERVEBENCH_MODEL": "gs://" + gin + "/models/yolox_nano.onnx", "SERVEBENCH_FACES_SOURCE": "gs://" + gin + "/faces/orl.zip", "SERVEBENCH_FACES_ALLOW_SOURCE": "false",
 			"SERVEBENCH_BACKEND": "gomlx", "SERVEBENCH_PLATFORM": "cloudfunctions", "SERVEBENCH_MEMORY_MB": memMB,
 		}
 		if len(env) != len(want) {

@@ -38,9 +38,11 @@ func (e Env) Vars(input, output pulumi.StringInput) pulumi.StringMap {
 		"SERVEBENCH_OUTPUT_BUCKET": url(output, ""),
 		"SERVEBENCH_MODEL":         url(input, ModelKey),
 		"SERVEBENCH_FACES_SOURCE":  url(input, FacesKey),
-		"SERVEBENCH_BACKEND":       pulumi.String(e.Backend),
-		"SERVEBENCH_PLATFORM":      pulumi.String(e.Platform),
-		"SERVEBENCH_MEMORY_MB":     pulumi.String(fmt.Sprint(e.MemoryMB)),
+		// The endpoints are public: a caller must not choose what the function fetches.
+		"SERVEBENCH_FACES_ALLOW_SOURCE": pulumi.String("false"),
+		"SERVEBENCH_BACKEND":            pulumi.String(e.Backend),
+		"SERVEBENCH_PLATFORM":           pulumi.String(e.Platform),
+		"SERVEBENCH_MEMORY_MB":          pulumi.String(fmt.Sprint(e.MemoryMB)),
 	}
 	if e.Port != 0 {
 		m["PORT"] = pulumi.String(fmt.Sprint(e.Port))

@@ -37,6 +37,7 @@ func (a *API) facesHandler() http.Handler {
 		Bucket:        a.Output,
 		Log:           a.Log,
 		DefaultSource: a.Config.FacesSource,
+		AllowSource:   a.Config.FacesAllowSrc,
 		Limits:        faces.DefaultLimits,
 		ImageLimits:   a.Limits,
 		TrainOptions:  faces.DefaultTrainOptions,

@@ -441,6 +441,33 @@ func TestFacesBadInput(t *testing.T) {
 	}
 }
 
+// A public deployment turns ?source= off: a caller must not make the function
+// fetch a URL or path of their choosing; the configured source still works.
+func TestFacesSourceParamOff(t *testing.T) {
+	dir := orlSubset(t, 1, 2)
+	other := orlSubset(t, 3, 4)
+	s := newService(t, "mem", func(c *config.Config) {
+		c.FacesSource = dir
+		c.FacesAllowSrc = false
+	})
+	was := snapshot(t, s)
+	resp, body := s.call(t, "POST", "/faces/download_data?source="+other, "", nil)
+	e, _ := body["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if resp.StatusCode != http.StatusForbidden || e["code"] != "forbidden" || !strings.Contains(msg, "SERVEBENCH_FACES_ALLOW_SOURCE") {
+		t.Errorf("?source= with the switch off: %d %v", resp.StatusCode, e)
+	}
+	if now := snapshot(t, s); !mapsEqual(was, now) {
+		t.Errorf("a refused download changed the bucket: %d objects before, %d after", len(was), len(now))
+	}
+	for _, p := range []string{"/faces/download_data", "/faces/download_data?source=" + dir} {
+		resp, body := s.call(t, "POST", p, "", nil)
+		if resp.StatusCode != http.StatusOK || body["people"] != 2.0 || body["images"] != 20.0 {
+			t.Errorf("%s: the configured source must still work: %d %v", p, resp.StatusCode, body)
+		}
+	}
+}
+
 func mapsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

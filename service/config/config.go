@@ -24,6 +24,7 @@ const (
 	EnvPort           = "PORT"
 	EnvONNXRuntimeLib = "SERVEBENCH_ONNXRUNTIME_LIB"
 	EnvFacesSource    = "SERVEBENCH_FACES_SOURCE"
+	EnvFacesAllowSrc  = "SERVEBENCH_FACES_ALLOW_SOURCE"
 	EnvPlatform       = "SERVEBENCH_PLATFORM"
 	EnvMemoryMB       = "SERVEBENCH_MEMORY_MB"
 	EnvMaxImageBytes  = "SERVEBENCH_MAX_IMAGE_BYTES"
@@ -51,6 +52,7 @@ var Defaults = Config{
 	RequestTimeout: 30 * time.Second,
 	URLTTL:         15 * time.Minute,
 	LogLevel:       "info",
+	FacesAllowSrc:  true,
 }
 
 // Config is every setting of the service.
@@ -63,6 +65,10 @@ type Config struct {
 	Port           int
 	ONNXRuntimeLib string // path of libonnxruntime.so.1; empty lets the detector decide
 	FacesSource    string // default data-set source for faces/download_data; may be empty
+	// FacesAllowSrc lets a faces/download_data call name its own source (?source=).
+	// A public deployment turns it off: the caller could otherwise make the
+	// function fetch any URL or path it can reach.
+	FacesAllowSrc  bool
 	Platform       string // overrides the detected platform; may be empty
 	MemoryMB       int    // overrides the detected memory size; 0 means detect
 	MaxImageBytes  int64
@@ -92,6 +98,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Port = int(p.intIn(EnvPort, int64(c.Port), 1, 65535))
 	c.ONNXRuntimeLib = getenv(EnvONNXRuntimeLib)
 	c.FacesSource = getenv(EnvFacesSource)
+	c.FacesAllowSrc = p.boolean(EnvFacesAllowSrc, c.FacesAllowSrc)
 	c.Platform = getenv(EnvPlatform)
 	c.MemoryMB = int(p.intIn(EnvMemoryMB, 0, 0, 1<<20))
 	c.MaxImageBytes = p.intIn(EnvMaxImageBytes, c.MaxImageBytes, 1, 1<<32)

@@ -30,19 +30,19 @@ func TestValues(t *testing.T) {
 		EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://", EnvModel: "file:///models/m.onnx",
 		EnvBackend: "onnxruntime", EnvPort: "9000", EnvMaxImageBytes: "1000", EnvMaxImagePixels: "2000",
 		EnvRequestTimeout: "2m", EnvURLTTL: "1h", EnvPreload: "true", EnvMemoryMB: "3000",
-		EnvFacesSource: "https://example.com/orl.zip", EnvLogLevel: "debug",
+		EnvFacesSource: "https://example.com/orl.zip", EnvLogLevel: "debug", EnvFacesAllowSrc: "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Model != "file:///models/m.onnx" || c.Backend != "onnxruntime" || c.Port != 9000 || c.MaxImageBytes != 1000 ||
 		c.MaxImagePixels != 2000 || c.RequestTimeout != 2*time.Minute || c.URLTTL != time.Hour || !c.Preload ||
-		c.MemoryMB != 3000 || c.FacesSource != "https://example.com/orl.zip" || c.PublicURL != "http://localhost:9000" || c.LogLevel != "debug" {
+		c.MemoryMB != 3000 || c.FacesSource != "https://example.com/orl.zip" || c.PublicURL != "http://localhost:9000" || c.LogLevel != "debug" || c.FacesAllowSrc {
 		t.Errorf("Load = %+v", c)
 	}
 	c, _ = Load(env(map[string]string{EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://"}))
-	if c.Model != "file:///srv/in/models/yolox_nano.onnx" {
-		t.Errorf("default model for a file bucket = %q", c.Model)
+	if c.Model != "file:///srv/in/models/yolox_nano.onnx" || !c.FacesAllowSrc {
+		t.Errorf("defaults for a file bucket: model %q, faces ?source= allowed %v", c.Model, c.FacesAllowSrc)
 	}
 }
 
@@ -67,6 +67,7 @@ func TestErrors(t *testing.T) {
 		{EnvURLTTL, "30d", "duration"},
 		{EnvURLTTL, "200h", "duration"},
 		{EnvPreload, "yes please", "true or false"},
+		{EnvFacesAllowSrc, "sometimes", "true or false"},
 		{EnvPublicURL, "localhost:8080", "http://"},
 		{EnvLogLevel, "loud", "debug, info, warn, error"},
 	}

@@ -27,11 +27,14 @@ import (
 type Store struct {
 	Bucket        *storage.Bucket
 	Log           *slog.Logger
-	DefaultSource string         // used when a download names no source
-	Limits        Limits         // of data sets
-	ImageLimits   imagein.Limits // of uploaded photos
-	TrainOptions  TrainOptions
-	HTTPClient    *http.Client // for https:// sources
+	DefaultSource string // used when a download names no source
+	// AllowSource lets a download name its own source; when false only
+	// DefaultSource is fetched.
+	AllowSource  bool
+	Limits       Limits         // of data sets
+	ImageLimits  imagein.Limits // of uploaded photos
+	TrainOptions TrainOptions
+	HTTPClient   *http.Client // for https:// sources
 }
 
 // Keys of one id's state.
@@ -57,6 +60,10 @@ type DownloadResult struct {
 // it decodes, and stores its face images as one archive under faces/<id>/.
 // Stages: download, load, upload.
 func (s *Store) DownloadData(ctx context.Context, id int, source string, st *timing.Stages) (DownloadResult, error) {
+	if source != "" && source != s.DefaultSource && !s.AllowSource {
+		return DownloadResult{}, reply.Errorf(http.StatusForbidden, reply.CodeForbidden,
+			"this deployment does not take ?source= (SERVEBENCH_FACES_ALLOW_SOURCE=false); omit it to use SERVEBENCH_FACES_SOURCE")
+	}
 	if source == "" {
 		source = s.DefaultSource
 	}

@@ -45,6 +45,7 @@ func Wrap(status int, code, message string, err error) *Error {
 // Codes used across the service.
 const (
 	CodeBadRequest    = "bad_request"
+	CodeForbidden     = "forbidden"
 	CodeNotFound      = "not_found"
 	CodeConflict      = "conflict"
 	CodeTooLarge      = "too_large"
