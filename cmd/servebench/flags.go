@@ -100,6 +100,9 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 			if err != nil {
 				return nil, err
 			}
+			if fns, err = withoutMissingFaces(fns, f.functions == strings.Join(scenario.Functions, ","), data); err != nil {
+				return nil, err
+			}
 			if f.burst < 1 {
 				return nil, badFlag("burst", f.burst, "a whole number ≥ 1")
 			}
@@ -181,4 +184,31 @@ func list(flagName, v string, allowed []string) ([]string, error) {
 
 func badFlag(name string, v any, allowed string) error {
 	return fmt.Errorf("-%s %v: must be %s", name, v, allowed)
+}
+
+// withoutMissingFaces drops the faces functions when the data directory has no faces
+// (the download fallback fetches only the model and images) and -functions was left
+// at its default, saying so; asked for explicitly, they are an error.
+func withoutMissingFaces(fns []string, byDefault bool, data assets.Dir) ([]string, error) {
+	if data.HasFaces() {
+		return fns, nil
+	}
+	var faces, rest []string
+	for _, fn := range fns {
+		if strings.HasPrefix(fn, "faces/") {
+			faces = append(faces, fn)
+		} else {
+			rest = append(rest, fn)
+		}
+	}
+	switch {
+	case len(faces) == 0:
+		return fns, nil
+	case !byDefault:
+		return nil, fmt.Errorf("-functions %s: %s has no %s for the faces functions; set %s to a data directory that has it",
+			strings.Join(faces, ","), data.Path, assets.FacesORL, assets.EnvDir)
+	}
+	fmt.Fprintf(os.Stderr, "servebench: %s has no %s: coldwarm runs %s only (set %s to a data directory with the ORL faces for the faces functions)\n",
+		data.Path, assets.FacesORL, strings.Join(rest, ","), assets.EnvDir)
+	return rest, nil
 }

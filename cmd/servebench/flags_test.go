@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,25 @@ func badPrices(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A data directory from the download fallback has no faces: by default coldwarm
+// runs predict only; faces functions asked for by name are an error naming the gap.
+func TestNoFacesInData(t *testing.T) {
+	noFaces := assets.Dir{Path: t.TempDir()}
+	lf, _, err := parseLocal(t, "-scenarios", "coldwarm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := lf.plan(noFaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cw := ss[0].(scenario.ColdWarm); !slices.Equal(cw.Functions, []string{"predict"}) || cw.Face != nil {
+		t.Errorf("coldwarm without faces: functions %v, face %d bytes; want predict only", cw.Functions, len(cw.Face))
+	}
+	lf, _, _ = parseLocal(t, "-scenarios", "coldwarm", "-functions", "predict,faces/train")
+	if _, err := lf.plan(noFaces); err == nil || !strings.Contains(err.Error(), "-functions faces/train: ") || !strings.Contains(err.Error(), assets.FacesORL) {
+		t.Errorf("faces asked for by name without faces: %v", err)
+	}
 }
