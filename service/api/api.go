@@ -18,6 +18,7 @@ import (
 	"github.com/servebench/servebench/service/instance"
 	"github.com/servebench/servebench/service/reply"
 	"github.com/servebench/servebench/service/storage"
+	"github.com/servebench/servebench/service/timing"
 )
 
 // DetectorFunc builds a detector from the model's bytes; detect.New in production.
@@ -231,3 +232,12 @@ type discard struct{ header http.Header }
 func (d discard) Header() http.Header         { return d.header }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
+
+// finish closes a request's stages: "init" (process start to ready) on an
+// instance's cold answer only, as the contract says, then "total".
+func (a *API) finish(server instance.Info, stages *timing.Stages) timing.Map {
+	if server.Cold {
+		stages.Add("init", a.Instance.Init())
+	}
+	return stages.Finish()
+}

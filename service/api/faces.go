@@ -104,10 +104,7 @@ func (a *API) facesHandler() http.Handler {
 			reply.WriteError(w, r, a.Log, err)
 			return
 		}
-		if server.Cold {
-			stages.Add("init", a.Instance.Init())
-		}
-		tm := stages.Finish()
+		tm := a.finish(server, stages)
 		body, err := withServer(result, server, tm)
 		if err != nil {
 			reply.WriteError(w, r, a.Log, err)

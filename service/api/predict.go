@@ -107,11 +107,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.Server = server
-	if server.Cold {
-		// Process start to ready; on the cold answer only, as the contract says.
-		stages.Add("init", a.Instance.Init())
-	}
-	resp.Timings = stages.Finish()
+	resp.Timings = a.finish(server, stages)
 	reply.WithTimings(w, resp.Timings, resp)
 }
 

@@ -164,17 +164,23 @@ func vote(nClasses int, pairs int, decision func(p int) (a, b int, f float64), v
 	return best
 }
 
+// decision is one pair's decision value, Σ coef_j·k[sv_j] − ρ, where k holds the
+// kernel values indexed as sv indexes them.
+func decision(coef []float64, sv []int, rho float64, k []float64) float64 {
+	f := -rho
+	for j, s := range sv {
+		f += coef[j] * k[s]
+	}
+	return f
+}
+
 // predict classifies sample by the row of k (stride stride) holding its kernel
 // values against every training sample.
 func (m *indexed) predict(sample int, k []float64, stride int, votes []int) int {
 	row := k[sample*stride : (sample+1)*stride]
 	w := vote(len(m.classes), len(m.pairs), func(p int) (int, int, float64) {
 		pr := &m.pairs[p]
-		f := -pr.rho
-		for j, s := range pr.sv {
-			f += pr.coef[j] * row[s]
-		}
-		return pr.a, pr.b, f
+		return pr.a, pr.b, decision(pr.coef, pr.sv, pr.rho, row)
 	}, votes)
 	return m.classes[w]
 }
@@ -227,11 +233,7 @@ func (m *Model) Predict(x []float64) (label int, votes []int) {
 	votes = make([]int, len(m.Classes))
 	w := vote(len(m.Classes), len(m.Pairs), func(p int) (int, int, float64) {
 		pr := &m.Pairs[p]
-		f := -pr.Rho
-		for j, s := range pr.SV {
-			f += pr.Coef[j] * k[s]
-		}
-		return pr.A, pr.B, f
+		return pr.A, pr.B, decision(pr.Coef, pr.SV, pr.Rho, k)
 	}, votes)
 	return m.Classes[w], votes
 }
