@@ -167,6 +167,6 @@ func fetch(ctx context.Context, log *slog.Logger, url, path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ErrNoFaces is returned by callers that need the faces data set when the located
-// directory has none (downloads fetch only the model and images).
+// ErrNoFaces says the located directory has no faces data set (downloads fetch
+// only the model and images), for callers that need it.
 var ErrNoFaces = errors.New("the data directory has no faces/orl; set " + EnvDir + " to a directory that has it")

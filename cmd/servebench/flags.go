@@ -205,8 +205,7 @@ func withoutMissingFaces(fns []string, byDefault bool, data assets.Dir) ([]strin
 	case len(faces) == 0:
 		return fns, nil
 	case !byDefault:
-		return nil, fmt.Errorf("-functions %s: %s has no %s for the faces functions; set %s to a data directory that has it",
-			strings.Join(faces, ","), data.Path, assets.FacesORL, assets.EnvDir)
+		return nil, fmt.Errorf("-functions %s: %s: %w", strings.Join(faces, ","), data.Path, assets.ErrNoFaces)
 	}
 	fmt.Fprintf(os.Stderr, "servebench: %s has no %s: coldwarm runs %s only (set %s to a data directory with the ORL faces for the faces functions)\n",
 		data.Path, assets.FacesORL, strings.Join(rest, ","), assets.EnvDir)

@@ -51,7 +51,6 @@ const (
 	CodeTooLarge      = "too_large"
 	CodeNotImage      = "not_an_image"
 	CodeUnprocessable = "unprocessable"
-	CodeTooMany       = "too_many_requests"
 	CodeInternal      = "internal"
 	CodeUnavailable   = "unavailable"
 	CodeDeadline      = "deadline_exceeded"
