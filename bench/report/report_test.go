@@ -424,42 +424,39 @@ func TestGenerateBadInputWritesNothing(t *testing.T) {
 	}
 }
 
+// TestPriceOverride prices serverless at twice the list price and half the
+// memory, the memory coming either from the options or from the service's own
+// answers (which win over the run config's 2048 MB): the same compute charge as in
+// TestGenerate either way.
 func TestPriceOverride(t *testing.T) {
-	dir := t.TempDir()
-	h, recs, samples := fixture()
-	path := writeResults(t, dir, h, recs, samples, "")
-	p := cost.Default()
-	p.Lambda.GBSecond *= 2
-	out := filepath.Join(dir, "r")
-	if _, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet, Prices: &p, MemoryMB: map[string]int{"serverless": 1024}}); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name     string
+		optMB    map[string]int
+		reported int // memory_mb on every serverless record
+	}{
+		{"memory from options", map[string]int{"serverless": 1024}, 0},
+		{"memory reported by the service", nil, 1024},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			h, recs, samples := fixture()
+			for i := range recs {
+				if recs[i].Target == "serverless" {
+					recs[i].MemoryMB = c.reported
+				}
+			}
+			path := writeResults(t, dir, h, recs, samples, "")
+			p := cost.Default()
+			p.Lambda.GBSecond *= 2
+			out := filepath.Join(dir, "r")
+			if _, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet, Prices: &p, MemoryMB: c.optMB}); err != nil {
+				t.Fatal(err)
+			}
+			want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
+				"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000, "memory_mb": 1024,
+			})
+		})
 	}
-	// Twice the price at half the memory: the same compute charge as in TestGenerate.
-	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
-		"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000, "memory_mb": 1024,
-	})
-}
-
-func TestMemoryReportedByService(t *testing.T) {
-	dir := t.TempDir()
-	h, recs, samples := fixture()
-	// The config says 2048 MB; the service's own answers say 1024 MB, and they win.
-	for i := range recs {
-		if recs[i].Target == "serverless" {
-			recs[i].MemoryMB = 1024
-		}
-	}
-	path := writeResults(t, dir, h, recs, samples, "")
-	p := cost.Default()
-	p.Lambda.GBSecond *= 2
-	out := filepath.Join(dir, "r")
-	if _, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet, Prices: &p}); err != nil {
-		t.Fatal(err)
-	}
-	// Twice the price at half the memory: the same compute charge as in TestGenerate.
-	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
-		"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000, "memory_mb": 1024,
-	})
 }
 
 // bigRun is 10,000 records: two targets, three scenarios, a failure every 97th
