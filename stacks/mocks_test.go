@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
+	"github.com/servebench/servebench/internal/assetstest"
 	"github.com/servebench/servebench/stacks"
 )
 
@@ -273,7 +274,7 @@ func run(t *testing.T, stack string, overrides map[string]string) deployment {
 	t.Helper()
 	// The program only checks the assets exist and hands their paths to the
 	// engine; a small fixture keeps these tests independent of the real data.
-	t.Setenv(stacks.EnvData, fixtureAssets(t))
+	t.Setenv(stacks.EnvData, assetstest.Dir(t))
 	cfg := stackConfig(t, stack)
 	for k, v := range overrides {
 		if v == "" {
@@ -319,21 +320,4 @@ func mustRun(t *testing.T, stack string, overrides map[string]string) deployment
 		t.Fatalf("program failed: %v", d.err)
 	}
 	return d
-}
-
-// fixtureAssets writes a small assets directory: a model file, two images and two
-// ORL people.
-func fixtureAssets(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"models/yolox_nano.onnx", "images/dog.jpg", "images/bus.jpg", "faces/orl/s1/1.pgm", "faces/orl/s2/1.pgm"} {
-		p := filepath.Join(dir, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("fixture "+f), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }

@@ -375,7 +375,7 @@ func checkBuckets(t *testing.T, d deployment) {
 // checkAssetKeys: the model, every image of the data directory, the faces zip.
 func checkAssetKeys(t *testing.T, keys map[string]bool) {
 	t.Helper()
-	want := []string{"models/yolox_nano.onnx", "faces/orl.zip", "images/bus.jpg", "images/dog.jpg"} // fixtureAssets
+	want := []string{"models/yolox_nano.onnx", "faces/orl.zip", "images/bus.jpg", "images/dog.jpg"} // assetstest.Files
 	if len(keys) != len(want) {
 		t.Errorf("uploaded %v, want %v", keys, want)
 	}
