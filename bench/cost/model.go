@@ -6,6 +6,11 @@ import (
 	"math"
 )
 
+// StudyMemoryMB is the memory the studies ran with: Lambda 3000 MB (YOLO study),
+// Cloud Functions 2048 MB (the Eigenfaces study's larger size). The report prices
+// with it when nothing says otherwise; the local Lambda path runs with it.
+var StudyMemoryMB = map[Kind]int{Lambda: 3000, CloudFunctions: 2048}
+
 // Kind is how a target is billed.
 type Kind string
 

@@ -29,6 +29,10 @@ type Result struct {
 	Platform  string
 	MemoryMB  int
 	TimingsMS map[string]float64
+
+	// From the results.PlatformHeader a local front door adds: the platform's
+	// own figures (Lambda's REPORT line).
+	PlatformReport *results.PlatformReport
 }
 
 // Phases times the parts of one request (client side, from httptrace).
@@ -56,6 +60,7 @@ func (r Result) Record() results.Record {
 	rec.Cold, rec.Instance, rec.Platform, rec.MemoryMB = r.Cold, r.Instance, r.Platform, r.MemoryMB
 	rec.TimingsMS = r.TimingsMS
 	rec.ServerMS = r.TimingsMS["total"]
+	rec.PlatformReport = r.PlatformReport
 	return rec
 }
 
@@ -89,6 +94,13 @@ func parseAnswer(r *Result, h http.Header, body []byte) {
 	}
 	if len(r.TimingsMS) == 0 {
 		r.TimingsMS = ParseServerTiming(h.Get("Server-Timing"))
+	}
+	if p, err := results.ParsePlatformHeader(h.Get(results.PlatformHeader)); err == nil {
+		r.PlatformReport = p
+	} else if r.Err == "" {
+		// The front door is ours: a figure it sent and we cannot read is a bug
+		// to see, not a number to drop.
+		r.Err = "bad " + results.PlatformHeader + " header"
 	}
 	if r.Err == "" && (r.Status < 200 || r.Status > 299) {
 		r.Err = "http " + strconv.Itoa(r.Status)

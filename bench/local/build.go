@@ -9,10 +9,12 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,59 +23,95 @@ import (
 	"github.com/servebench/servebench/assets"
 )
 
-// Binary is the built service.
+// Binary is the built service: its commands (server, lambda) in one directory.
 type Binary struct {
-	Path    string
+	Dir     string
 	Backend string // "onnxruntime" or "gomlx": what the binary was built for
 	ORTLib  string // path of libonnxruntime.so.1 (onnxruntime backend only)
 }
 
-// ORTLibEnv names the variable that points at libonnxruntime.so.1.
-const ORTLibEnv = "SERVEBENCH_ONNXRUNTIME_LIB"
+// Path is the executable of one of the service's commands (service/cmd/NAME).
+func (b Binary) Path(cmd string) string { return filepath.Join(b.Dir, cmd) }
+
+// Commands the local deployments run: the HTTP server (serverful) and the Lambda
+// bootstrap (serverless, under the emulator).
+const (
+	ServerCmd = "server"
+	LambdaCmd = "lambda"
+)
+
+// Environment variables that name a tool instead of its setup script.
+const (
+	ORTLibEnv = "SERVEBENCH_ONNXRUNTIME_LIB" // path of libonnxruntime.so.1
+	RIEEnv    = "SERVEBENCH_LAMBDA_RIE"      // path of aws-lambda-rie
+)
 
 // findORTLib returns the ONNX Runtime library: the one SERVEBENCH_ONNXRUNTIME_LIB
 // names, else what scripts/setup-onnxruntime prints (its cache, or a one-time fetch
 // with npm), so a fresh checkout runs the fast backend without a separate step. It
 // returns "" and the reason when neither gives a library.
 func findORTLib(ctx context.Context, root string) (string, error) {
-	if p := os.Getenv(ORTLibEnv); p != "" {
+	return setupTool(ctx, root, ORTLibEnv, "setup-onnxruntime")
+}
+
+// FindRIE returns the AWS Lambda Runtime Interface Emulator: the one
+// SERVEBENCH_LAMBDA_RIE names, else what scripts/setup-lambda-rie prints (one on
+// PATH, its cache, or a one-time build from the Go module proxy).
+func FindRIE(ctx context.Context, root string) (string, error) {
+	return setupTool(ctx, root, RIEEnv, "setup-lambda-rie")
+}
+
+// setupTool returns the file the variable env names, else the path the setup
+// script prints on its standard output.
+func setupTool(ctx context.Context, root, env, script string) (string, error) {
+	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", ORTLibEnv, p, err)
+			return "", fmt.Errorf("%s=%s: %w", env, p, err)
 		}
 		return p, nil
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "setup-onnxruntime"))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", script))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("scripts/setup-onnxruntime: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("scripts/%s: %w: %s", script, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Build compiles service/cmd/server from the checkout at root into out. With the
-// ONNX Runtime library present it builds with the onnxruntime tag (cgo); otherwise
-// it falls back to the pure-Go backend, and says so.
-func Build(ctx context.Context, log *slog.Logger, root, out string) (Binary, error) {
-	svc := filepath.Join(root, "service")
-	if _, err := os.Stat(filepath.Join(svc, "cmd", "server")); err != nil {
-		return Binary{}, fmt.Errorf("build service: no service/cmd/server under %s: %w", root, err)
+// Build compiles the service's commands (service/cmd/NAME; by default the server
+// and the Lambda bootstrap) from the checkout at root into dir, in one go build.
+// With the ONNX Runtime library present it builds with the onnxruntime tag (cgo);
+// otherwise it falls back to the pure-Go backend, and says so.
+func Build(ctx context.Context, log *slog.Logger, root, dir string, cmds ...string) (Binary, error) {
+	if len(cmds) == 0 {
+		cmds = []string{ServerCmd, LambdaCmd}
 	}
-	abs, err := filepath.Abs(out)
+	svc := filepath.Join(root, "service")
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Binary{}, fmt.Errorf("build service: %w", err)
 	}
-	b := Binary{Path: abs, Backend: "gomlx"}
-	args := []string{"build", "-o", abs}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return Binary{}, fmt.Errorf("build service: %w", err)
+	}
+	b := Binary{Dir: abs, Backend: "gomlx"}
+	// A trailing separator makes -o a directory even for one command.
+	args := []string{"build", "-o", abs + string(filepath.Separator)}
 	if lib, err := findORTLib(ctx, root); err == nil {
 		b.Backend, b.ORTLib = "onnxruntime", lib
 		args = append(args, "-tags", "onnxruntime")
-		log.Info("local: building the service with the ONNX Runtime backend", "lib", b.ORTLib)
+		log.Info("local: building the service with the ONNX Runtime backend", "lib", b.ORTLib, "commands", cmds)
 	} else {
 		log.Warn("local: no ONNX Runtime library; building the pure-Go backend, which is much slower per image", "why", err)
 	}
-	args = append(args, "./cmd/server")
+	for _, c := range cmds {
+		if _, err := os.Stat(filepath.Join(svc, "cmd", c)); err != nil {
+			return Binary{}, fmt.Errorf("build service: no service/cmd/%s under %s: %w", c, root, err)
+		}
+		args = append(args, "./cmd/"+c)
+	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = svc
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
@@ -107,6 +145,9 @@ func FindRoot(start string) (string, error) {
 // Buckets are the file:// input and output buckets of a local deployment.
 type Buckets struct {
 	Input, Output string // directories
+	// SigningKey is the file holding the secret every instance signs the output
+	// bucket's URLs with, so that any instance verifies a URL another signed.
+	SigningKey string
 }
 
 // InputURL is the input bucket as a gocloud blob URL.
@@ -114,6 +155,13 @@ func (b Buckets) InputURL() string { return "file://" + filepath.ToSlash(b.Input
 
 // OutputURL is the output bucket as a gocloud blob URL.
 func (b Buckets) OutputURL() string { return "file://" + filepath.ToSlash(b.Output) }
+
+// SignedOutputURL is the output bucket as the instances of one deployment open
+// it: URLs signed with the shared key, served by publicURL's /files route.
+func (b Buckets) SignedOutputURL(publicURL string) string {
+	q := url.Values{"base_url": {publicURL + "/files"}, "secret_key_path": {b.SigningKey}}
+	return b.OutputURL() + "?" + q.Encode()
+}
 
 // ModelURL is the model object's blob URL.
 func (b Buckets) ModelURL() string { return b.InputURL() + "/" + assets.ModelPath }
@@ -132,11 +180,14 @@ func (b Buckets) HasFaces() bool {
 // symlinks: the file:// driver lists prefixes with a walk that does not follow
 // symlinked directories, and the copy is about 10 MB.
 func Seed(dir string, data assets.Dir) (Buckets, error) {
-	b := Buckets{Input: filepath.Join(dir, "input"), Output: filepath.Join(dir, "output")}
+	b := Buckets{Input: filepath.Join(dir, "input"), Output: filepath.Join(dir, "output"), SigningKey: filepath.Join(dir, "signing.key")}
 	for _, d := range []string{b.Input, b.Output} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return b, fmt.Errorf("seed buckets: %w", err)
 		}
+	}
+	if err := os.WriteFile(b.SigningKey, []byte(rand.Text()), 0o600); err != nil {
+		return b, fmt.Errorf("seed buckets: signing key: %w", err)
 	}
 	copies := [][2]string{{assets.ModelPath, assets.ModelPath}}
 	for _, img := range assets.Images {

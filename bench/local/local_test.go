@@ -1,9 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	_ "image/jpeg"
 	"log/slog"
 	"math"
 	"os"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/lambdaemu"
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/report"
 	"github.com/servebench/servebench/bench/results"
@@ -58,7 +62,11 @@ func TestLocalEndToEnd(t *testing.T) {
 	}
 	data := testData(t, root)
 	work := t.TempDir()
-	bin, err := Build(ctx, log, root, filepath.Join(work, "bin", "server"))
+	bin, err := Build(ctx, log, root, filepath.Join(work, "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie, err := FindRIE(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +81,7 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &Launcher{Bin: bin, Buckets: buckets, LogDir: filepath.Join(work, "logs")}
+	ll := LambdaLauncher(bin, buckets, filepath.Join(work, "logs"), rie, lambdaemu.Function{MemoryMB: 3000, Timeout: time.Minute})
 
 	// A low CPU threshold makes the autoscaler add its one extra instance under
 	// any load, and a short idle time lets it remove it within the test.
@@ -82,7 +91,7 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sf.Close) // also on failure: no instance outlives the test
-	sl, err := StartServerless(log, "serverless", l, ServerlessConfig{MaxInstances: 8, KeepAlive: 3 * time.Second, Interval: 300 * time.Millisecond}, w)
+	sl, err := StartServerless(log, "serverless", ll, ServerlessConfig{MaxInstances: 8, KeepAlive: 3 * time.Second, Interval: 300 * time.Millisecond}, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +128,18 @@ func TestLocalEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A signed URL in an answer is served through the front door that gave it,
+	// whichever instance takes the fetch: on the serverless side an invoke
+	// whose binary answer the function base64-encodes.
+	for _, base := range []string{sf.URL(), sl.URL()} {
+		checkSignedURL(ctx, t, r.Attacker, base)
+	}
+
 	procs := append(sf.Instances(), sl.Instances()...)
+	var bootstraps []int
+	for _, p := range sl.Instances() {
+		bootstraps = append(bootstraps, children(p.Pid())...)
+	}
 	if len(procs) < 3 {
 		t.Errorf("%d instances running at the end; want the serverful one and the 2 serverless of the last burst", len(procs))
 	}
@@ -146,6 +166,12 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Errorf("10 at once against a cap of 8: %d ok, %d refused", ok, refused)
 	}
 	procs = append(procs, sl.Instances()...)
+	for _, p := range sl.Instances() {
+		bootstraps = append(bootstraps, children(p.Pid())...)
+	}
+	if len(bootstraps) < 3 {
+		t.Errorf("%d Lambda bootstraps seen under the serverless emulators; want one for each of at least 3", len(bootstraps))
+	}
 
 	// Idle: the serverful side scales back in to its minimum, and the serverless
 	// side reaps every instance after its keep-alive.
@@ -164,6 +190,11 @@ func TestLocalEndToEnd(t *testing.T) {
 		}
 		if _, err := os.Stat("/proc/" + strconv.Itoa(p.Pid())); err == nil {
 			t.Errorf("pid %d of %s still exists after Close", p.Pid(), p.Name)
+		}
+	}
+	for _, pid := range bootstraps {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			t.Errorf("Lambda bootstrap pid %d still exists after Close", pid)
 		}
 	}
 	if err := w.Close(); err != nil {
@@ -202,6 +233,7 @@ func TestLocalEndToEnd(t *testing.T) {
 		if rec.ServerMS <= 0 || rec.ServerMS > rec.ClientMS {
 			t.Errorf("server time %.1f ms against client time %.1f ms", rec.ServerMS, rec.ClientMS)
 		}
+		checkPlatformReport(t, rec)
 		k := key{rec.Scenario, rec.Target, rec.Function, rec.Group}
 		n[k]++
 		if *rec.Cold {
@@ -278,6 +310,51 @@ func TestLocalEndToEnd(t *testing.T) {
 	}
 
 	checkReport(t, resultsPath, recs)
+}
+
+// checkPlatformReport: a serverless request carries the emulator's REPORT
+// figures, the init only when cold; a serverful one carries none.
+func checkPlatformReport(t *testing.T, rec results.Record) {
+	t.Helper()
+	p := rec.PlatformReport
+	if rec.Target == "serverful" {
+		if p != nil {
+			t.Errorf("serverful request with platform figures %+v", p)
+		}
+		return
+	}
+	if p == nil {
+		t.Errorf("serverless request %s %s/%s without platform figures", rec.Function, rec.Scenario, rec.Group)
+		return
+	}
+	// The invocation holds the handler and is within what the client waited;
+	// billing is the duration rounded up to the millisecond.
+	if p.DurationMS < rec.ServerMS || p.DurationMS > rec.ClientMS || p.BilledMS != math.Ceil(p.DurationMS) {
+		t.Errorf("%s: REPORT duration %.2f ms, billed %.0f ms against server %.2f ms and client %.2f ms", rec.Function, p.DurationMS, p.BilledMS, rec.ServerMS, rec.ClientMS)
+	}
+	if (p.InitMS > 0) != *rec.Cold {
+		t.Errorf("%s: REPORT init %.2f ms on a request with cold=%v", rec.Function, p.InitMS, *rec.Cold)
+	}
+	if p.MaxMemoryMB < 20 {
+		t.Errorf("%s: peak memory %.1f MB", rec.Function, p.MaxMemoryMB)
+	}
+}
+
+// checkSignedURL predicts through base and fetches the answer's signed URL
+// through it too: the annotated JPEG, byte for byte what the bucket holds.
+func checkSignedURL(ctx context.Context, t *testing.T, a *loadgen.Attacker, base string) {
+	t.Helper()
+	res := a.Do(ctx, loadgen.Target{Method: "POST", URL: base + "/predict", Body: []byte(`{"filename":"images/dog.jpg"}`)})
+	var ans struct{ Location string }
+	if err := json.Unmarshal(res.Body, &ans); err != nil || !res.OK() || !strings.HasPrefix(ans.Location, base+"/files?") {
+		t.Errorf("predict on %s: status %d err %q location %q: want a URL under %s/files", base, res.Status, res.Err, ans.Location, base)
+		return
+	}
+	got := a.Do(ctx, loadgen.Target{Method: "GET", URL: ans.Location})
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(got.Body))
+	if got.Status != 200 || err != nil || format != "jpeg" || cfg.Width != 768 || cfg.Height != 576 {
+		t.Errorf("signed URL through %s: status %d, %s %dx%d (%v); want the 768×576 annotated JPEG", base, got.Status, format, cfg.Width, cfg.Height, err)
+	}
 }
 
 // checkReport writes the report from the results file and checks its files exist

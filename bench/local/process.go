@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,28 +17,58 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/servebench/servebench/bench/lambdaemu"
+	"github.com/servebench/servebench/bench/results"
 )
 
 // Launcher starts service instances: child processes of the built binary, each on
 // its own loopback port, with the deployment's environment and a log file.
 type Launcher struct {
 	Bin     Binary
+	Cmd     string // which of Bin's commands runs: ServerCmd (the default) or LambdaCmd
 	Buckets Buckets
 	LogDir  string
 	Env     []string      // extra KEY=VALUE, after the defaults
-	Ready   time.Duration // how long an instance may take to answer /healthz (default 60 s)
+	Ready   time.Duration // how long an instance may take to be ready (default 60 s)
+
+	// RIE, when set, is the path of aws-lambda-rie: each instance is then Cmd as
+	// a Lambda bootstrap under an emulator of its own, taking invokes (Invoke)
+	// instead of HTTP requests, with Function's memory and timeout. The timeout
+	// is also the gateway's integration limit (0: lambdaemu.IntegrationTimeout).
+	RIE      string
+	Function lambdaemu.Function // Bootstrap is filled in from Cmd
 
 	seq atomic.Int64
 }
 
+// LambdaLauncher launches the Lambda bootstrap of bin under rie, the serverless
+// instances of servebench local.
+func LambdaLauncher(bin Binary, buckets Buckets, logDir, rie string, fn lambdaemu.Function) *Launcher {
+	return &Launcher{Bin: bin, Cmd: LambdaCmd, Buckets: buckets, LogDir: logDir, RIE: rie, Function: fn}
+}
+
+// deploymentEnv is what the instances of one deployment share: their platform
+// name, the front door's URL, and the output bucket signing with the shared key
+// against the front door, so a signed URL works whichever instance serves it.
+func (l *Launcher) deploymentEnv(name, publicURL string) []string {
+	return []string{
+		"SERVEBENCH_PLATFORM=local-" + name,
+		"SERVEBENCH_PUBLIC_URL=" + publicURL,
+		"SERVEBENCH_OUTPUT_BUCKET=" + l.Buckets.SignedOutputURL(publicURL),
+	}
+}
+
+// env is the service's environment beyond this process's own: the deployment's
+// defaults, then l.Env, then extra.
 func (l *Launcher) env(port int, extra []string) []string {
-	env := append(os.Environ(),
-		"PORT="+strconv.Itoa(port),
-		"SERVEBENCH_INPUT_BUCKET="+l.Buckets.InputURL(),
-		"SERVEBENCH_OUTPUT_BUCKET="+l.Buckets.OutputURL(),
-		"SERVEBENCH_MODEL="+l.Buckets.ModelURL(),
-		"SERVEBENCH_BACKEND="+l.Bin.Backend,
-	)
+	env := []string{
+		"PORT=" + strconv.Itoa(port),
+		"SERVEBENCH_INPUT_BUCKET=" + l.Buckets.InputURL(),
+		"SERVEBENCH_OUTPUT_BUCKET=" + l.Buckets.OutputURL(),
+		"SERVEBENCH_MODEL=" + l.Buckets.ModelURL(),
+		"SERVEBENCH_BACKEND=" + l.Bin.Backend,
+	}
 	if l.Bin.ORTLib != "" {
 		env = append(env, ORTLibEnv+"="+l.Bin.ORTLib)
 	}
@@ -56,10 +87,12 @@ type Process struct {
 	Started time.Time
 	Ready   time.Duration // from exec to the first good /healthz
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error // exit status, valid after exited is closed
-	stop   sync.Once
+	cmd     *exec.Cmd
+	lambda  *lambdaemu.Log // under the emulator: its output, read for REPORT lines
+	gateway lambdaemu.Gateway
+	exited  chan struct{}
+	err     error // exit status, valid after exited is closed
+	stop    sync.Once
 }
 
 // Launch starts an instance named prefix-N, with env added to the launcher's, and
@@ -78,14 +111,34 @@ func (l *Launcher) Launch(ctx context.Context, prefix string, env ...string) (*P
 	if err != nil {
 		return nil, fmt.Errorf("launch %s: %w", name, err)
 	}
+	cmdName := cmp.Or(l.Cmd, ServerCmd)
 	// Not CommandContext: the process must outlive the request that started it.
-	cmd := exec.Command(l.Bin.Path)
-	cmd.Env = l.env(port, env)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd := exec.Command(l.Bin.Path(cmdName))
+	var emu *lambdaemu.Log
+	if l.RIE != "" {
+		apiPort, err := freePort()
+		if err != nil {
+			_ = logf.Close()
+			return nil, fmt.Errorf("launch %s: %w", name, err)
+		}
+		fn := l.Function
+		fn.Bootstrap = l.Bin.Path(cmdName)
+		cmd = lambdaemu.Command(l.RIE, fn, "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(apiPort))
+		cmd.Env = append(cmd.Env, l.env(port, env)...)
+		emu = lambdaemu.NewLog(logf)
+		cmd.Stdout, cmd.Stderr = emu.Stdout(), emu.Stderr()
+		// The emulator's output goes through pipes; should its bootstrap outlive
+		// it holding them, Wait gives up on them after this.
+		cmd.WaitDelay = 2 * time.Second
+	} else {
+		cmd.Env = append(os.Environ(), l.env(port, env)...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+	}
 	// Its own process group, so Stop reaches anything it spawns; and killed with
 	// us if we die without running Stop (Pdeathsig), so no instance is orphaned.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), Log: logPath, cmd: cmd, exited: make(chan struct{})}
+	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), Log: logPath, cmd: cmd, lambda: emu,
+		gateway: lambdaemu.Gateway{Timeout: l.Function.Timeout}, exited: make(chan struct{})}
 	p.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
@@ -100,7 +153,7 @@ func (l *Launcher) Launch(ctx context.Context, prefix string, env ...string) (*P
 	if limit == 0 {
 		limit = 60 * time.Second
 	}
-	if err := p.waitHealthy(ctx, limit); err != nil {
+	if err := p.waitReady(ctx, limit); err != nil {
 		p.Stop()
 		return nil, fmt.Errorf("launch %s: %w%s", name, err, logTail(logPath))
 	}
@@ -108,18 +161,28 @@ func (l *Launcher) Launch(ctx context.Context, prefix string, env ...string) (*P
 	return p, nil
 }
 
-func (p *Process) waitHealthy(ctx context.Context, limit time.Duration) error {
+// waitReady waits until the server answers /healthz, or an emulator takes
+// connections: it starts its bootstrap only on the first invoke, as Lambda does.
+func (p *Process) waitReady(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/healthz", nil)
-		if resp, err := client.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+		if p.lambda != nil {
+			var d net.Dialer
+			if c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(p.URL, "http://")); err == nil {
+				_ = c.Close()
 				return nil
+			}
+		} else {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/healthz", nil)
+			if resp, err := client.Do(req); err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
 			}
 		}
 		select {
@@ -133,9 +196,12 @@ func (p *Process) waitHealthy(ctx context.Context, limit time.Duration) error {
 }
 
 // Stop ends the instance: SIGTERM to its process group, SIGKILL after two seconds.
+// An emulator's bootstrap runs in a process group of its own, which the emulator
+// kills on SIGTERM; it is killed here too, should the emulator not have.
 func (p *Process) Stop() {
 	p.stop.Do(func() {
 		pgid := p.cmd.Process.Pid
+		kids := children(pgid)
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-p.exited:
@@ -143,7 +209,37 @@ func (p *Process) Stop() {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			<-p.exited
 		}
+		for _, k := range kids {
+			_ = syscall.Kill(-k, syscall.SIGKILL)
+		}
 	})
+}
+
+// children lists the processes pid started (the emulator's bootstrap), from
+// /proc/PID/task/*/children: the thread that forked may be any of a Go program's.
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(f); err == nil {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// pids are the instance's processes: itself and, under the emulator, the bootstrap.
+func (p *Process) pids() []int {
+	if p.lambda == nil {
+		return []int{p.Pid()}
+	}
+	return append([]int{p.Pid()}, children(p.Pid())...)
 }
 
 // Exited reports whether the process has ended.
@@ -163,8 +259,19 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // architecture Go supports.
 const clockTicks = 100
 
-// CPUTime is the CPU the process has used (user + system), from /proc/<pid>/stat.
-func (p *Process) CPUTime() (time.Duration, error) { return cpuTime(p.Pid()) }
+// CPUTime is the CPU the instance's processes have used (user + system), from
+// /proc/<pid>/stat.
+func (p *Process) CPUTime() (time.Duration, error) {
+	var sum time.Duration
+	for i, pid := range p.pids() {
+		d, err := cpuTime(pid)
+		if err != nil && i == 0 {
+			return 0, err
+		}
+		sum += d // a bootstrap gone between listing and reading counts 0
+	}
+	return sum, nil
+}
 
 func cpuTime(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -189,21 +296,74 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// RSS is the process's resident memory, from /proc/<pid>/statm.
+// RSS is the resident memory of the instance's processes, from /proc/<pid>/statm.
 func (p *Process) RSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", p.Pid()))
+	var sum int64
+	for i, pid := range p.pids() {
+		n, err := rss(pid)
+		if err != nil && i == 0 {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
 	if err != nil {
-		return 0, fmt.Errorf("memory of pid %d: %w", p.Pid(), err)
+		return 0, fmt.Errorf("memory of pid %d: %w", pid, err)
 	}
 	f := strings.Fields(string(b))
 	if len(f) < 2 {
-		return 0, fmt.Errorf("memory of pid %d: short /proc statm", p.Pid())
+		return 0, fmt.Errorf("memory of pid %d: short /proc statm", pid)
 	}
 	pages, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("memory of pid %d: %w", p.Pid(), err)
+		return 0, fmt.Errorf("memory of pid %d: %w", pid, err)
 	}
 	return pages * int64(os.Getpagesize()), nil
+}
+
+// peakRSS is the peak resident memory (VmHWM) of the emulator's bootstrap, in MB:
+// what Lambda reports as Max Memory Used. 0 when there is no bootstrap yet.
+func (p *Process) peakRSS() float64 {
+	var kb int64
+	for _, pid := range children(p.Pid()) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				kb += n
+			}
+		}
+	}
+	return float64(kb) / 1024
+}
+
+// Invoke sends r to an emulated instance as API Gateway would and returns the
+// gateway's answer and the invocation's REPORT figures, Max Memory Used measured
+// (the emulator prints the configured size there).
+func (p *Process) Invoke(ctx context.Context, r *http.Request) (*http.Response, *results.PlatformReport, error) {
+	if p.lambda == nil {
+		return nil, nil, fmt.Errorf("invoke %s: not under the Lambda emulator", p.Name)
+	}
+	resp, err := p.gateway.Invoke(ctx, p.URL, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invoke %s: %w", p.Name, err)
+	}
+	// The emulator prints REPORT before it answers; reading its output may lag
+	// by a moment, never by this much.
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rep, err := p.lambda.Report(rctx, resp.Header.Get(lambdaemu.RequestIDHeader))
+	if err != nil {
+		return resp, nil, fmt.Errorf("invoke %s: %w", p.Name, err)
+	}
+	return resp, &results.PlatformReport{DurationMS: rep.DurationMS, BilledMS: rep.BilledMS, InitMS: rep.InitMS, MaxMemoryMB: p.peakRSS()}, nil
 }
 
 func freePort() (int, error) {

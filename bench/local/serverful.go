@@ -91,7 +91,7 @@ func StartServerful(ctx context.Context, log *slog.Logger, name string, l *Launc
 		return nil, fmt.Errorf("serverful proxy: %w", err)
 	}
 	s.fe = fe
-	s.env = []string{"SERVEBENCH_PRELOAD=true", "SERVEBENCH_PLATFORM=local-" + name, "SERVEBENCH_PUBLIC_URL=" + fe.url}
+	s.env = append([]string{"SERVEBENCH_PRELOAD=true"}, l.deploymentEnv(name, fe.url)...)
 	if err := s.fill(ctx, true); err != nil {
 		s.Close()
 		return nil, err

@@ -3,10 +3,13 @@ package local
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/servebench/servebench/bench/results"
 )
 
 // ServerlessConfig holds the serverless deployment's settings.
@@ -40,6 +43,11 @@ func (c *ServerlessConfig) defaults() error {
 // one (warm), else a newly started process (cold: process start, then the model
 // read from the bucket and the session built on its first request), else 429 when
 // MaxInstances are busy. Idle instances are reaped after KeepAlive.
+//
+// With a Launcher whose RIE is set (servebench local's), an instance is the
+// Lambda bootstrap under its own emulator, and the front door is API Gateway: each
+// request goes in as an HTTP API payload 2.0 event, the function's answer comes
+// back as HTTP with the emulator's REPORT figures in results.PlatformHeader.
 type Serverless struct {
 	name string
 	l    *Launcher
@@ -77,7 +85,7 @@ func StartServerless(log *slog.Logger, name string, l *Launcher, cfg ServerlessC
 		return nil, fmt.Errorf("serverless front door: %w", err)
 	}
 	s.fe = fe
-	s.env = []string{"SERVEBENCH_PLATFORM=local-" + name, "SERVEBENCH_PUBLIC_URL=" + fe.url}
+	s.env = l.deploymentEnv(name, fe.url)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -106,7 +114,45 @@ func (s *Serverless) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, code, err.Error())
 		return
 	}
-	s.fe.forward(w, r, p, func() { s.release(p) })
+	if s.l.RIE == "" {
+		s.fe.forward(w, r, p, func() { s.release(p) })
+		return
+	}
+	s.invoke(w, r, p)
+}
+
+// invoke hands r to the instance's function as API Gateway does and answers with
+// the gateway's answer and the REPORT figures in results.PlatformHeader. The
+// invocation does not end with the client, as on Lambda; the instance is free
+// again once its REPORT is in, and is stopped when none comes (its invocation
+// outran the gateway's limit and may still run).
+func (s *Serverless) invoke(w http.ResponseWriter, r *http.Request, p *Process) {
+	resp, rep, err := p.Invoke(context.WithoutCancel(r.Context()), r)
+	if rep == nil {
+		go func() {
+			p.Stop()
+			s.release(p)
+		}()
+	} else {
+		s.release(p)
+	}
+	if resp == nil {
+		s.log.Warn("local: serverless invoke failed", "instance", p.Name, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusBadGateway, "bad_gateway", err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	if err != nil {
+		s.log.Warn("local: serverless invoke without a REPORT; instance stopped", "instance", p.Name, "path", r.URL.Path, "err", err)
+	}
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	if rep != nil {
+		w.Header().Set(results.PlatformHeader, rep.Header())
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 }
 
 // acquire takes the most recently used idle instance, or starts one.

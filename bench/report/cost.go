@@ -121,11 +121,6 @@ func kindOf(target, platform string, override map[string]cost.Kind) cost.Kind {
 	return ""
 }
 
-// Memory the studies ran with, used when neither the options nor the run's config
-// say: Lambda 3000 MB (YOLO study), Cloud Functions 2048 MB (Eigenfaces study's
-// larger size).
-var studyMemoryMB = map[cost.Kind]int{cost.Lambda: 3000, cost.CloudFunctions: 2048}
-
 // memoryOf finds a serverless target's memory size: Options.MemoryMB, else what the
 // service reported in server.memory_mb, else the header config's "memory_mb" (a
 // number, or an object by target name), else the study's setting (noted as assumed).
@@ -146,7 +141,7 @@ func memoryOf(target string, kind cost.Kind, reported int, cfg map[string]any, o
 			return int(mb), "from run config"
 		}
 	}
-	if mb, ok := studyMemoryMB[kind]; ok {
+	if mb, ok := cost.StudyMemoryMB[kind]; ok {
 		return mb, "assumed (the study's setting; not in the run's config)"
 	}
 	return 0, ""

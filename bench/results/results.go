@@ -56,6 +56,20 @@ type Record struct {
 	MemoryMB  int                `json:"memory_mb,omitempty"` // server.memory_mb: what the instance runs with
 	ServerMS  float64            `json:"server_ms,omitempty"` // timings_ms.total
 	TimingsMS map[string]float64 `json:"timings_ms,omitempty"`
+
+	// The platform's own account of the request, where it gives one (the
+	// Lambda path's REPORT line). Not "platform": that key is server.platform.
+	PlatformReport *PlatformReport `json:"platform_report,omitempty"`
+}
+
+// PlatformReport is what the platform reports of one request beside the
+// service's own timings: Lambda's REPORT line.
+type PlatformReport struct {
+	DurationMS float64 `json:"duration_ms"`       // the invocation as the platform timed it
+	BilledMS   float64 `json:"billed_ms"`         // what it bills for
+	InitMS     float64 `json:"init_ms,omitempty"` // the init before a cold invocation
+	// MaxMemoryMB is the function's peak resident memory, Lambda's "Max Memory Used".
+	MaxMemoryMB float64 `json:"max_memory_mb,omitempty"`
 }
 
 // OK reports whether the request succeeded.

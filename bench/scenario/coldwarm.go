@@ -118,24 +118,34 @@ func (c ColdWarm) target(t Target, fn string, id int, rec results.Record) (loadg
 	}
 	lt := loadgen.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s/%s?id=%d", t.URL, fn, id), Timeout: c.FacesTimeout, Record: rec}
 	if fn == "faces/upload" {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		part, err := mw.CreateFormFile("file", c.FaceName)
+		body, ctype, err := FaceUpload(c.FaceName, c.Face)
 		if err != nil {
 			return lt, err
 		}
-		if _, err := part.Write(c.Face); err != nil {
-			return lt, err
-		}
-		if err := mw.Close(); err != nil {
-			return lt, err
-		}
-		lt.Body = body.Bytes()
-		lt.Header = http.Header{"Content-Type": {mw.FormDataContentType()}}
+		lt.Body = body
+		lt.Header = http.Header{"Content-Type": {ctype}}
 		rec.Image = c.FaceName
 		lt.Record = rec
 	}
 	return lt, nil
+}
+
+// FaceUpload is the multipart body of a faces/upload call sending the image data
+// as name, and its Content-Type.
+func FaceUpload(name string, data []byte) (body []byte, contentType string, err error) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	part, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		return nil, "", fmt.Errorf("faces/upload body: %w", err)
+	}
+	if _, err := part.Write(data); err != nil {
+		return nil, "", fmt.Errorf("faces/upload body: %w", err)
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", fmt.Errorf("faces/upload body: %w", err)
+	}
+	return b.Bytes(), mw.FormDataContentType(), nil
 }
 
 // means is the mean client and server time in seconds of the successful results.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/cost"
+	"github.com/servebench/servebench/bench/lambdaemu"
 	"github.com/servebench/servebench/bench/local"
 	"github.com/servebench/servebench/bench/scenario"
 )
@@ -101,18 +103,22 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	}
 
 	t0 := time.Now()
-	bin, err := local.Build(ctx, log, root, filepath.Join(work, "bin", "server"))
+	bin, err := local.Build(ctx, log, root, filepath.Join(work, "bin"))
 	if err != nil {
 		return err
+	}
+	rie, err := local.FindRIE(ctx, root)
+	if err != nil {
+		return fmt.Errorf("local: the serverless side runs the Lambda bootstrap under the Lambda Runtime Interface Emulator: %w", err)
 	}
 	buildTime := time.Since(t0)
 	buckets, err := local.Seed(filepath.Join(work, "buckets"), data)
 	if err != nil {
 		return err
 	}
-	l := &local.Launcher{Bin: bin, Buckets: buckets, LogDir: filepath.Join(work, "logs")}
+	logs := filepath.Join(work, "logs")
 	sink := &sampleSink{}
-	sf, err := local.StartServerful(ctx, log, "serverful", l, local.ServerfulConfig{
+	sf, err := local.StartServerful(ctx, log, "serverful", &local.Launcher{Bin: bin, Cmd: local.ServerCmd, Buckets: buckets, LogDir: logs}, local.ServerfulConfig{
 		Min: lo.minInstances, Max: lo.maxInstances, ScaleOutCPU: lo.scaleOutCPU,
 		ScaleInIdle: lo.scaleInIdle, Interval: lo.scaleInterval,
 		WarmUp: local.PredictWarmUp(assets.ImagesDir + "/" + assets.Images[0]),
@@ -121,7 +127,11 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	defer sf.Close()
-	sl, err := local.StartServerless(log, "serverless", l, local.ServerlessConfig{
+	sl, err := local.StartServerless(log, "serverless", local.LambdaLauncher(bin, buckets, logs, rie, lambdaemu.Function{
+		// Locally the serverless side also stands in for the Eigenfaces study's
+		// Cloud Functions: its limit is the longer of the two request timeouts.
+		MemoryMB: cost.StudyMemoryMB[cost.Lambda], Timeout: max(lf.timeout, lf.facesTO),
+	}), local.ServerlessConfig{
 		MaxInstances: lo.serverlessMax, KeepAlive: lo.serverlessKeepAlv,
 	}, sink)
 	if err != nil {
@@ -139,7 +149,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	config["min_instances"] = lo.minInstances
 	err = measure(ctx, log, measurement{
 		dir: dir, started: started, config: config,
-		versions: map[string]string{"backend": bin.Backend, "service": "local build of service/cmd/server"},
+		versions: map[string]string{"backend": bin.Backend, "service": "local build of service/cmd/server (serverful) and service/cmd/lambda under aws-lambda-rie (serverless)"},
 		targets: []scenario.Target{
 			{Name: "serverful", URL: sf.URL(), Cold: sf},
 			{Name: "serverless", URL: sl.URL(), Cold: sl},
