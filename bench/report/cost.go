@@ -22,6 +22,7 @@ type Side struct {
 	ClientMean float64 // ms
 	ClientP95  float64 // ms
 	ServerMean float64 // ms
+	BilledMean float64 // ms, as the platform billed it; NaN where it reported none
 	Throughput float64 // successful req/s over the scenario's span on this target
 	Sustained  float64 // the highest group throughput, req/s: what the fleet is priced on
 	Instances  int     // serverful instances the sustained rate ran on
@@ -147,10 +148,14 @@ func memoryOf(target string, kind cost.Kind, reported int, cfg map[string]any, o
 	return 0, ""
 }
 
-// billedMS is what a serverless platform bills for one answered request: the
+// billedMS is what a serverless platform bills for one answered request: its own
+// billed duration where it reported one (the Lambda path's REPORT), else the
 // handler's total plus, on a cold start, the init phase (Lambda bills INIT for
 // every function since August 2025; Cloud Run bills instance start-up).
 func billedMS(r results.Record) float64 {
+	if r.PlatformReport != nil {
+		return r.PlatformReport.BilledMS
+	}
 	return r.ServerMS + r.TimingsMS["init"]
 }
 
@@ -177,6 +182,7 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 		sum := stats.Summarize(client)
 		s.ClientMean, s.ClientP95 = sum.Mean, sum.P95
 		s.ServerMean = stats.Summarize(server).Mean
+		s.BilledMean = stats.Summarize(billedTimes(recs)).Mean
 		s.ErrorRate = float64(s.Errors) / float64(s.Requests)
 		from, to := span(recs)
 		s.Throughput = stats.Throughput(s.Requests-s.Errors, to.Sub(from))

@@ -12,10 +12,12 @@ import (
 
 // Measures: client time is measured by the load generator around one request
 // (from its intended start to the end of the body); server time is what the
-// service reported in timings_ms.total.
+// service reported in timings_ms.total; billed time is what the platform billed
+// for it (platform_report.billed_ms: the Lambda path's REPORT line), where known.
 const (
 	Client = "client"
 	Server = "server"
+	Billed = "billed"
 )
 
 // temperature of a request as the service reported it.
@@ -49,7 +51,7 @@ type Group struct {
 	Total, Failed                     int
 	ErrorRate                         float64
 	Throughput                        float64 // successful requests / wall span, req/s
-	Client, Server                    stats.Summary
+	Client, Server, Billed            stats.Summary
 	Cold, Warm                        int
 	From, To                          time.Time
 }
@@ -134,7 +136,7 @@ func summarizeGroup(k groupKey, idx int, recs []results.Record) *Group {
 		}
 	}
 	gr.From, gr.To = span(recs)
-	gr.Client, gr.Server = stats.Summarize(client), stats.Summarize(server)
+	gr.Client, gr.Server, gr.Billed = stats.Summarize(client), stats.Summarize(server), stats.Summarize(billedTimes(recs))
 	gr.ErrorRate = stats.ErrorRate(gr.Failed, gr.Total)
 	gr.Throughput = stats.Throughput(gr.Total-gr.Failed, gr.To.Sub(gr.From))
 	return gr
@@ -154,6 +156,18 @@ func measures(recs []results.Record) (client, server []float64) {
 		}
 	}
 	return client, server
+}
+
+// billedTimes returns the platform's billed milliseconds of the successful
+// requests among recs that carry them.
+func billedTimes(recs []results.Record) []float64 {
+	var out []float64
+	for _, r := range recs {
+		if r.OK() && r.PlatformReport != nil {
+			out = append(out, r.PlatformReport.BilledMS)
+		}
+	}
+	return out
 }
 
 // span is the wall time from the first request's start to the last one's end,

@@ -569,3 +569,41 @@ func TestBestAndTie(t *testing.T) {
 		t.Errorf("verdict %q", v)
 	}
 }
+
+// TestBilledFromPlatform: requests carrying the platform's REPORT figures show
+// billed time beside client and server time, and are priced on it.
+func TestBilledFromPlatform(t *testing.T) {
+	dir := t.TempDir()
+	h, recs, samples := fixture()
+	billed := []float64{1500, 320, 210, 305} // the serverless batches, in fixture order
+	i := 0
+	for k := range recs {
+		if recs[k].Target == "serverless" && recs[k].Scenario == "batches" {
+			recs[k].PlatformReport = &results.PlatformReport{DurationMS: billed[i] - 0.5, BilledMS: billed[i]}
+			i++
+		}
+	}
+	path := writeResults(t, dir, h, recs, samples, "")
+	out := filepath.Join(dir, "r")
+	if _, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	summary := readCSV(t, filepath.Join(out, "summary.csv"))
+	want(t, find(t, summary, "scenario", "batches", "target", "serverless"), map[string]float64{
+		"billed_mean_ms": (1500 + 320 + 210 + 305) / 4.0, "server_mean_ms": (900 + 300 + 200 + 300.4) / 4,
+	})
+	want(t, find(t, summary, "scenario", "batches", "target", "serverful"), map[string]float64{"billed_mean_ms": math.NaN()})
+	latency := readCSV(t, filepath.Join(out, "latency.csv"))
+	want(t, find(t, latency, "scenario", "batches", "target", "serverless", "group", "1", "measure", Billed), map[string]float64{
+		"n": 2, "mean_ms": 910, "min_ms": 320, "max_ms": 1500,
+	})
+	if rows := slices.DeleteFunc(latency, func(r map[string]string) bool { return r["measure"] != Billed || r["target"] == "serverless" && r["scenario"] == "batches" }); len(rows) != 0 {
+		t.Errorf("billed rows for requests without platform figures: %v", rows)
+	}
+	coldwarm := readCSV(t, filepath.Join(out, "table1_coldwarm.csv"))
+	want(t, find(t, coldwarm, "scenario", "batches", "target", "serverless", "measure", Billed, "start", "cold"), map[string]float64{"n": 1, "mean_ms": 1500})
+	// Priced on the platform's billed milliseconds (2048 MB from the run's config).
+	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
+		"usd_per_1000": (0.58375*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000,
+	})
+}

@@ -33,15 +33,15 @@ func overviewTable(cs []Comparison) table {
 	t := table{
 		Name:  "summary",
 		Title: "Summary per scenario",
-		Note:  "Client time of successful requests; throughput = successful requests over the wall span; cost per 1,000 requests at the measured load.",
+		Note:  "Client time of successful requests; server time as the service measured it; billed time as the platform reported it (Lambda path only); throughput = successful requests over the wall span; cost per 1,000 requests at the measured load.",
 		Cols: []column{
 			{"scenario", nil}, {"target", nil}, {"function", nil}, {"requests", nil}, {"error_rate", percent},
-			{"client_mean_ms", ms1}, {"client_p95_ms", ms1}, {"server_mean_ms", ms1}, {"throughput_rps", rps}, {"usd_per_1000", dollars},
+			{"client_mean_ms", ms1}, {"client_p95_ms", ms1}, {"server_mean_ms", ms1}, {"billed_mean_ms", ms1}, {"throughput_rps", rps}, {"usd_per_1000", dollars},
 		},
 	}
 	for _, c := range cs {
 		for _, s := range c.Sides {
-			t.Rows = append(t.Rows, []any{c.Scenario, s.Target, c.Function, s.Requests, s.ErrorRate, s.ClientMean, s.ClientP95, s.ServerMean, s.Throughput, s.Per1000})
+			t.Rows = append(t.Rows, []any{c.Scenario, s.Target, c.Function, s.Requests, s.ErrorRate, s.ClientMean, s.ClientP95, s.ServerMean, s.BilledMean, s.Throughput, s.Per1000})
 		}
 	}
 	return t
@@ -61,8 +61,8 @@ func latencyTable(groups []*Group) table {
 		for _, m := range []struct {
 			name string
 			s    stats.Summary
-		}{{Client, g.Client}, {Server, g.Server}} {
-			if m.name == Server && m.s.N == 0 {
+		}{{Client, g.Client}, {Server, g.Server}, {Billed, g.Billed}} {
+			if m.name != Client && m.s.N == 0 {
 				continue
 			}
 			row := []any{g.Scenario, g.Target, g.Function, g.Group, m.name, g.Total, g.Failed, g.ErrorRate, g.Throughput, g.Cold, g.Warm}
@@ -109,12 +109,15 @@ func coldWarmTable(g *grouping, pr pricing) table {
 			cmp.Compare(first[[3]string{a.scenario, a.target, a.function}], first[[3]string{b.scenario, b.target, b.function}]),
 			cmp.Compare(tempOrder[a.temp], tempOrder[b.temp]))
 	})
-	for _, measure := range []string{Client, Server} {
+	for _, measure := range []string{Client, Server, Billed} {
 		for _, k := range keys {
 			client, server := measures(by[k])
 			xs := client
-			if measure == Server {
+			switch measure {
+			case Server:
 				xs = server
+			case Billed:
+				xs = billedTimes(by[k])
 			}
 			if len(xs) == 0 {
 				continue

@@ -19,7 +19,8 @@ import (
 	"github.com/servebench/servebench/bench/scenario"
 )
 
-// contractServer answers /predict like the service (cold once), after delay.
+// contractServer answers /predict like the service (cold once), after delay, with
+// the platform figures the local Lambda front door adds (an init when cold).
 func contractServer(t *testing.T, delay time.Duration, hits *atomic.Int64) *httptest.Server {
 	var served atomic.Bool
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,8 +30,14 @@ func contractServer(t *testing.T, delay time.Duration, hits *atomic.Int64) *http
 		case <-r.Context().Done():
 			return
 		}
+		cold := !served.Swap(true)
+		p := results.PlatformReport{DurationMS: float64(delay.Milliseconds()) + 0.5, BilledMS: float64(delay.Milliseconds()) + 1}
+		if cold {
+			p.InitMS = 4
+		}
+		w.Header().Set(results.PlatformHeader, p.Header())
 		fmt.Fprintf(w, `{"server":{"cold":%t,"instance":"i-1","platform":"test"},"timings_ms":{"inference":%d,"total":%d}}`,
-			!served.Swap(true), delay.Milliseconds(), delay.Milliseconds())
+			cold, delay.Milliseconds(), delay.Milliseconds())
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -74,10 +81,16 @@ func TestMeasureWritesResultsAndReport(t *testing.T) {
 	if len(recs) != 6 || hits.Load() != 6 {
 		t.Fatalf("%d records, %d requests served; want 6", len(recs), hits.Load())
 	}
+	for _, r := range recs {
+		p := r.PlatformReport
+		if p == nil || p.BilledMS != 11 || p.DurationMS != 10.5 || (p.InitMS == 4) != *r.Cold {
+			t.Errorf("record %d (cold %v): platform figures %+v, want billed 11 ms, duration 10.5 ms, init 4 ms when cold", r.Seq, *r.Cold, p)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
 		t.Errorf("no report: %v", err)
 	}
-	for _, want := range []string{"batch 1: mean", "1 cold, 2 warm", "6 requests recorded", "servebench report: 6 requests, 0 failed"} {
+	for _, want := range []string{"batch 1: mean", "1 cold, 2 warm", "6 requests recorded", "servebench report: 6 requests, 0 failed", "billed_mean_ms"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("terminal output lacks %q:\n%s", want, out.String())
 		}
