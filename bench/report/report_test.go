@@ -597,7 +597,9 @@ func TestBilledFromPlatform(t *testing.T) {
 	want(t, find(t, latency, "scenario", "batches", "target", "serverless", "group", "1", "measure", Billed), map[string]float64{
 		"n": 2, "mean_ms": 910, "min_ms": 320, "max_ms": 1500,
 	})
-	if rows := slices.DeleteFunc(latency, func(r map[string]string) bool { return r["measure"] != Billed || r["target"] == "serverless" && r["scenario"] == "batches" }); len(rows) != 0 {
+	if rows := slices.DeleteFunc(latency, func(r map[string]string) bool {
+		return r["measure"] != Billed || r["target"] == "serverless" && r["scenario"] == "batches"
+	}); len(rows) != 0 {
 		t.Errorf("billed rows for requests without platform figures: %v", rows)
 	}
 	coldwarm := readCSV(t, filepath.Join(out, "table1_coldwarm.csv"))
