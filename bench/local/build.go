@@ -2,8 +2,10 @@
 // a serverful deployment (long-running instances behind a round-robin proxy with a
 // CPU autoscaler, as ECS behind an ALB) and a serverless one (a front door that gives
 // every in-flight request its own instance and starts one when none is idle, as
-// Lambda). Both run the real service binary as child processes over file:// buckets
-// seeded from the shared assets, and both are plain base URLs to the scenarios.
+// Lambda). Both run the real service as child processes over file:// buckets
+// seeded from the shared assets — the HTTP server serverful, the Lambda bootstrap
+// under the Lambda Runtime Interface Emulator serverless — and both are plain base
+// URLs to the scenarios.
 package local
 
 import (
