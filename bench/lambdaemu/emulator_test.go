@@ -24,6 +24,7 @@ import (
 	"github.com/servebench/servebench/bench/local"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/internal/predicttest"
 )
 
 // fixture is the real Lambda bootstrap (service/cmd/lambda, ONNX Runtime backend)
@@ -133,67 +134,22 @@ func (f fixture) call(t *testing.T, method, target, ctype string, body []byte) (
 	return resp, out, rep
 }
 
-type detection struct {
-	Label string     `json:"label"`
-	Score float64    `json:"score"`
-	Box   [4]float64 `json:"box"`
-}
-
-type predictAnswer struct {
-	Filename   string      `json:"filename"`
-	Location   string      `json:"location"`
-	Detections []detection `json:"detections"`
-	Server     struct {
-		Cold     bool   `json:"cold"`
-		Platform string `json:"platform"`
-		MemoryMB int    `json:"memory_mb"`
-	} `json:"server"`
-	Timings map[string]float64 `json:"timings_ms"`
-}
-
-// dogReference is DESIGN.md's reference for images/dog.jpg (OpenCV DNN, official
-// YOLOX preprocessing).
-var dogReference = []detection{
-	{"dog", 0.855, [4]float64{133, 207, 326, 543}},
-	{"bicycle", 0.803, [4]float64{52, 137, 572, 424}},
-	{"car", 0.798, [4]float64{466, 78, 692, 171}},
-}
-
-func checkDog(t *testing.T, got []detection) {
-	t.Helper()
-	if len(got) != len(dogReference) {
-		t.Fatalf("detections %+v, want %+v", got, dogReference)
-	}
-	for i, want := range dogReference {
-		g := got[i]
-		if g.Label != want.Label || math.Abs(g.Score-want.Score) > 0.01 {
-			t.Errorf("detection %d: %s %.3f, want %s %.3f", i, g.Label, g.Score, want.Label, want.Score)
-		}
-		for j := range g.Box {
-			if math.Abs(g.Box[j]-want.Box[j]) > 3 {
-				t.Errorf("detection %d (%s) box %v, want %v within 3 px", i, g.Label, g.Box, want.Box)
-				break
-			}
-		}
-	}
-}
-
 // TestPredictColdThenWarm: /predict through the emulator, cold and then warm, with
 // the REPORT figures of each joined to it, and its signed URL served by the
 // function as a base64 body.
 func TestPredictColdThenWarm(t *testing.T) {
 	f := start(t)
-	var prev predictAnswer
+	var prev predicttest.Answer
 	for i, wantCold := range []bool{true, false} {
 		resp, body, rep := f.call(t, "POST", "/predict", "application/json", []byte(`{"filename": "images/dog.jpg"}`))
 		if resp.StatusCode != 200 {
 			t.Fatalf("predict %d: status %d: %s", i, resp.StatusCode, body)
 		}
-		var a predictAnswer
+		var a predicttest.Answer
 		if err := json.Unmarshal(body, &a); err != nil {
 			t.Fatalf("predict %d: %v: %s", i, err, body)
 		}
-		checkDog(t, a.Detections)
+		predicttest.CheckDog(t, a.Detections)
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("Content-Type %q", ct)
 		}
@@ -203,7 +159,7 @@ func TestPredictColdThenWarm(t *testing.T) {
 		if a.Server.Cold != wantCold || a.Server.Platform != "lambda" || a.Server.MemoryMB != 3000 {
 			t.Errorf("predict %d: server %+v, want cold=%v on lambda with 3000 MB", i, a.Server, wantCold)
 		}
-		if _, ok := a.Timings["init"]; ok != wantCold {
+		if _, ok := a.TimingsMS["init"]; ok != wantCold {
 			t.Errorf("predict %d: timings_ms.init present %v, want %v", i, ok, wantCold)
 		}
 		// The platform figures: the init only on the cold invocation; the
@@ -212,8 +168,8 @@ func TestPredictColdThenWarm(t *testing.T) {
 		if (rep.InitMS > 0) != wantCold {
 			t.Errorf("predict %d: REPORT init %.2f ms, want it only when cold", i, rep.InitMS)
 		}
-		if rep.DurationMS < a.Timings["total"] || rep.DurationMS > a.Timings["total"]+rep.InitMS+1000 {
-			t.Errorf("predict %d: REPORT duration %.2f ms against the handler's %.2f ms", i, rep.DurationMS, a.Timings["total"])
+		if rep.DurationMS < a.TimingsMS["total"] || rep.DurationMS > a.TimingsMS["total"]+rep.InitMS+1000 {
+			t.Errorf("predict %d: REPORT duration %.2f ms against the handler's %.2f ms", i, rep.DurationMS, a.TimingsMS["total"])
 		}
 		if rep.BilledMS < rep.DurationMS || rep.BilledMS > math.Ceil(rep.DurationMS)+1 {
 			t.Errorf("predict %d: billed %.0f ms for %.2f ms", i, rep.BilledMS, rep.DurationMS)
@@ -222,7 +178,7 @@ func TestPredictColdThenWarm(t *testing.T) {
 			t.Errorf("predict %d: peak memory %.1f MB; the bootstrap holds the model and ONNX Runtime", i, rep.MaxMemoryMB)
 		}
 		t.Logf("predict %s: REPORT init %.2f ms, duration %.2f ms, billed %.0f ms, peak %.0f MB; service timings_ms %v",
-			map[bool]string{true: "cold", false: "warm"}[wantCold], rep.InitMS, rep.DurationMS, rep.BilledMS, rep.MaxMemoryMB, a.Timings)
+			map[bool]string{true: "cold", false: "warm"}[wantCold], rep.InitMS, rep.DurationMS, rep.BilledMS, rep.MaxMemoryMB, a.TimingsMS)
 		if a.Filename == prev.Filename {
 			t.Errorf("predict %d wrote %q again", i, a.Filename)
 		}
@@ -284,11 +240,11 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 	resp, body, _ := f.call(t, "POST", "/predict", "application/json", []byte(`{"filename": "images/dog.jpg"}`))
-	var a predictAnswer
+	var a predicttest.Answer
 	if resp.StatusCode != 200 || json.Unmarshal(body, &a) != nil {
 		t.Fatalf("predict after the bad requests: %d %s", resp.StatusCode, body)
 	}
-	checkDog(t, a.Detections)
+	predicttest.CheckDog(t, a.Detections)
 }
 
 // TestFaces runs the four faces functions in order on one caller's state, the
