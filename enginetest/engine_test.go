@@ -22,6 +22,10 @@ type scenario struct {
 	config  [][]string
 	outputs []string
 	check   func(t *testing.T, outs map[string]any, st state)
+	// change is one more `pulumi config set` after the first up, and updates the
+	// resource types the next up must update in place, nothing else.
+	change  []string
+	updates []string
 }
 
 var (
@@ -34,8 +38,15 @@ var (
 const gcpProject = "servebench-test"
 
 var scenarios = []scenario{
-	{name: "serverful", stack: "serverful", outputs: serverfulOutputs, check: checkServerful},
-	{name: "serverless", stack: "serverless", outputs: serverlessOutputs, check: checkServerless},
+	{
+		name: "serverful", stack: "serverful", outputs: serverfulOutputs, check: checkServerful,
+		change:  []string{"servebench:maxSize", "3"},
+		updates: []string{"aws:autoscaling/group:Group", "aws:ecs/capacityProvider:CapacityProvider", "aws:appautoscaling/target:Target"},
+	},
+	{
+		name: "serverless", stack: "serverless", outputs: serverlessOutputs, check: checkServerless,
+		change: []string{"servebench:lambdaMemoryMb", "2048"}, updates: []string{"aws:lambda/function:Function"},
+	},
 	{
 		name: "serverless-gcp", stack: "serverless", outputs: gcpOutputs, check: checkServerlessGCP,
 		// As the README's deploy section types it.
@@ -86,6 +97,14 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 	p.pulumiJSON(&outs, "stack", "output", "--json", "--stack", sc.stack)
 	checkOutputsSet(t, outs, sc.outputs)
 	sc.check(t, outs, st)
+
+	if sc.change != nil {
+		p.pulumi(append(append([]string{"config", "set"}, sc.change...), "--stack", sc.stack)...)
+		mark = len(p.calls())
+		p.pulumi("up", "--yes", "--stack", sc.stack)
+		checkUpdates(t, p.calls()[mark:], sc.updates)
+		st = p.export(sc.stack)
+	}
 
 	mark = len(p.calls())
 	p.pulumi("destroy", "--yes", "--stack", sc.stack)
@@ -242,6 +261,34 @@ func checkNoChanges(t *testing.T, st state, summary map[string]int, calls []stub
 			t.Errorf("second preview did not diff %s", urn)
 		}
 	}
+}
+
+// checkUpdates: a configuration change updates the given types in place, each
+// once, and replaces nothing.
+func checkUpdates(t *testing.T, calls []stubprovider.Record, want []string) {
+	t.Helper()
+	none(t, calls, "Create", "Delete")
+	var got []string
+	for _, c := range calls {
+		if c.Method == "Update" && !c.Preview {
+			got = append(got, c.Type)
+			t.Logf("update %s: %v", short(c.URN), diffsOf(calls, c.URN))
+		}
+	}
+	sort.Strings(got)
+	if w := slices.Sorted(slices.Values(want)); !slices.Equal(got, w) {
+		t.Errorf("updated %v, want %v", got, w)
+	}
+}
+
+// diffsOf is what the stub's Diff found changed in a resource.
+func diffsOf(calls []stubprovider.Record, urn string) []string {
+	for _, c := range calls {
+		if c.Method == "Diff" && c.URN == urn && c.Changes == "some" {
+			return c.Diffs
+		}
+	}
+	return nil
 }
 
 func checkDestroy(t *testing.T, st state, calls []stubprovider.Record) {
