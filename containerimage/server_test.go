@@ -107,7 +107,7 @@ func TestServerImage(t *testing.T) {
 		if uid := st.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != nonroot {
 			t.Errorf("predict %d: output written by uid %d, want %s", i, uid, nonroot)
 		}
-		t.Logf("predict %s: server %+v, timings_ms %v", map[bool]string{true: "cold", false: "warm"}[wantCold], a.Server, a.TimingsMS)
+		t.Logf("predict %s: detections %v; server %+v, timings_ms %v", map[bool]string{true: "cold", false: "warm"}[wantCold], a.Detections, a.Server, a.TimingsMS)
 		last = a
 	}
 
