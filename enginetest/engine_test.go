@@ -59,8 +59,9 @@ var scenarios = []scenario{
 }
 
 // TestStacks stands each stack up and tears it down under the engine: stack init,
-// up, a preview with no changes, the outputs, destroy in dependency order, and the
-// README's stack rm leaving the committed stack file as it was.
+// up, refresh, a preview with no changes, the outputs, a configuration change,
+// destroy in dependency order, and the README's stack rm leaving the committed
+// stack file as it was.
 func TestStacks(t *testing.T) {
 	e := needEngine(t)
 	for _, sc := range scenarios {
@@ -85,6 +86,13 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 	p.pulumi("up", "--yes", "--stack", sc.stack)
 	st := p.export(sc.stack)
 	checkUp(t, st, p.calls()[mark:])
+
+	// A refresh reads every resource back (some twice: its preview reads too) and
+	// changes nothing.
+	mark = len(p.calls())
+	p.pulumi("refresh", "--yes", "--stack", sc.stack)
+	checkRead(t, st.managed(), p.calls()[mark:])
+	none(t, p.calls()[mark:], "Create", "Update", "Delete")
 
 	mark = len(p.calls())
 	var preview struct {
@@ -187,6 +195,26 @@ func once(t *testing.T, method string, managed map[string]stateResource, calls [
 		}
 	}
 	return got
+}
+
+// checkRead: every managed resource was read, and nothing else.
+func checkRead(t *testing.T, managed map[string]stateResource, calls []stubprovider.Record) {
+	t.Helper()
+	read := map[string]bool{}
+	for _, c := range calls {
+		if c.Method != "Read" {
+			continue
+		}
+		if _, ok := managed[c.URN]; !ok {
+			t.Errorf("Read of %s, which is not in the stack", c.URN)
+		}
+		read[c.URN] = true
+	}
+	for _, urn := range slices.Sorted(maps.Keys(managed)) {
+		if !read[urn] {
+			t.Errorf("refresh did not read %s", urn)
+		}
+	}
 }
 
 // none fails on any call of the given methods.
