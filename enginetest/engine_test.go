@@ -82,41 +82,37 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 		p.pulumi(append(append([]string{"config", "set"}, c...), "--stack", sc.stack)...)
 	}
 
-	mark := len(p.calls())
-	p.pulumi("up", "--yes", "--stack", sc.stack)
+	_, calls := p.step("up", "--yes", "--stack", sc.stack)
 	st := p.export(sc.stack)
-	checkUp(t, st, p.calls()[mark:])
+	checkUp(t, st, calls)
 
 	// A refresh reads every resource back (some twice: its preview reads too) and
 	// changes nothing.
-	mark = len(p.calls())
-	p.pulumi("refresh", "--yes", "--stack", sc.stack)
-	checkRead(t, st.managed(), p.calls()[mark:])
-	none(t, p.calls()[mark:], "Create", "Update", "Delete")
+	_, calls = p.step("refresh", "--yes", "--stack", sc.stack)
+	checkRead(t, st.managed(), calls)
+	none(t, calls, "Create", "Update", "Delete")
 
-	mark = len(p.calls())
 	var preview struct {
 		ChangeSummary map[string]int `json:"changeSummary"`
 	}
-	p.pulumiJSON(&preview, "preview", "--expect-no-changes", "--json", "--stack", sc.stack)
-	checkNoChanges(t, st, preview.ChangeSummary, p.calls()[mark:])
+	out, calls := p.step("preview", "--expect-no-changes", "--json", "--stack", sc.stack)
+	decode(t, out, &preview)
+	checkNoChanges(t, st, preview.ChangeSummary, calls)
 
 	var outs map[string]any
-	p.pulumiJSON(&outs, "stack", "output", "--json", "--stack", sc.stack)
+	decode(t, p.pulumi("stack", "output", "--json", "--stack", sc.stack), &outs)
 	checkOutputsSet(t, outs, sc.outputs)
 	sc.check(t, outs, st)
 
 	if sc.change != nil {
 		p.pulumi(append(append([]string{"config", "set"}, sc.change...), "--stack", sc.stack)...)
-		mark = len(p.calls())
-		p.pulumi("up", "--yes", "--stack", sc.stack)
-		checkUpdates(t, p.calls()[mark:], sc.updates)
+		_, calls = p.step("up", "--yes", "--stack", sc.stack)
+		checkUpdates(t, calls, sc.updates)
 		st = p.export(sc.stack)
 	}
 
-	mark = len(p.calls())
-	p.pulumi("destroy", "--yes", "--stack", sc.stack)
-	checkDestroy(t, st, p.calls()[mark:])
+	_, calls = p.step("destroy", "--yes", "--stack", sc.stack)
+	checkDestroy(t, st, calls)
 	if left := p.export(sc.stack).Deployment.Resources; len(left) != 0 {
 		t.Errorf("after destroy the stack still has %d resources, first %s", len(left), left[0].URN)
 	}
@@ -131,7 +127,7 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 	var left []struct {
 		Name string `json:"name"`
 	}
-	p.pulumiJSON(&left, "stack", "ls", "--json")
+	decode(t, p.pulumi("stack", "ls", "--json"), &left)
 	if len(left) != 0 {
 		t.Errorf("stacks left after stack rm: %v", left)
 	}
@@ -334,8 +330,17 @@ func checkOutputsSet(t *testing.T, outs map[string]any, want []string) {
 		t.Errorf("outputs %v, want %v", got, w)
 	}
 	for k, v := range outs {
-		if v == nil || v == "" || fmt.Sprint(v) == "map[]" {
-			t.Errorf("output %s is empty", k)
+		switch v := v.(type) {
+		case string:
+			if v == "" {
+				t.Errorf("output %s is empty", k)
+			}
+		case map[string]any:
+			if len(v) == 0 {
+				t.Errorf("output %s is empty", k)
+			}
+		default:
+			t.Errorf("output %s = %v (%T), want a string or a map", k, v, v)
 		}
 	}
 }

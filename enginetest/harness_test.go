@@ -271,12 +271,19 @@ func (p *project) try(args ...string) (string, error) {
 	return out, err
 }
 
-// pulumiJSON runs a pulumi command and decodes its stdout into v.
-func (p *project) pulumiJSON(v any, args ...string) {
+// step runs a pulumi command and returns its stdout and the stub calls it made.
+func (p *project) step(args ...string) (string, []stubprovider.Record) {
 	p.t.Helper()
+	mark := len(p.calls())
 	out := p.pulumi(args...)
+	return out, p.calls()[mark:]
+}
+
+// decode decodes a command's JSON output into v.
+func decode(t *testing.T, out string, v any) {
+	t.Helper()
 	if err := json.Unmarshal([]byte(out), v); err != nil {
-		p.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("%v in:\n%s", err, out)
 	}
 }
 
@@ -357,7 +364,7 @@ type stateResource struct {
 func (p *project) export(stack string) state {
 	p.t.Helper()
 	var s state
-	p.pulumiJSON(&s, "stack", "export", "--stack", stack)
+	decode(p.t, p.pulumi("stack", "export", "--stack", stack), &s)
 	return s
 }
 
