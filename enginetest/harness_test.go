@@ -60,15 +60,18 @@ var (
 	setupErr  error
 )
 
-// needEngine finds pulumi and pulumi-language-go on PATH, skipping (or failing,
-// with SERVEBENCH_REQUIRE_ENGINE=1) without them, and sets up what the tests share.
+// needEngine finds pulumi and pulumi-language-go on PATH (the language host may
+// also sit beside pulumi, as an installed CLI ships it), skipping without them, or
+// failing with SERVEBENCH_REQUIRE_ENGINE=1, and sets up what the tests share.
 func needEngine(t *testing.T) *engine {
 	t.Helper()
 	var missing []string
-	for _, name := range []string{"pulumi", "pulumi-language-go"} {
-		if _, err := exec.LookPath(name); err != nil {
-			missing = append(missing, name)
-		}
+	cli, err := exec.LookPath("pulumi")
+	if err != nil {
+		missing = append(missing, "pulumi")
+	}
+	if _, err := exec.LookPath("pulumi-language-go"); err != nil && !besideCLI(cli, "pulumi-language-go") {
+		missing = append(missing, "pulumi-language-go")
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("%s not on PATH: run PATH=\"$(scripts/setup-pulumi):$PATH\" first", strings.Join(missing, " and "))
@@ -83,6 +86,20 @@ func needEngine(t *testing.T) *engine {
 	}
 	t.Logf("engine %s; stub providers installed as %v", setupEng.pulumi, setupEng.stubs)
 	return setupEng
+}
+
+// besideCLI reports whether an executable name sits beside the pulumi at cli
+// (symbolic links resolved).
+func besideCLI(cli, name string) bool {
+	if cli == "" {
+		return false
+	}
+	real, err := filepath.EvalSymlinks(cli)
+	if err != nil {
+		return false
+	}
+	info, err := os.Stat(filepath.Join(filepath.Dir(real), name))
+	return err == nil && info.Mode()&0o111 != 0
 }
 
 func setup() (*engine, error) {
