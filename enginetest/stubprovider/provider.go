@@ -111,9 +111,10 @@ type Provider struct {
 	pulumirpc.UnimplementedResourceProviderServer
 
 	pkg, version string
-	region       string // aws:region from Configure, for ARNs and endpoints
-	project      string // gcp:project from Configure, for resources that name none
-	log          logger
+	// Set by Configure, which the engine finishes before it makes any other call.
+	region  string // aws:region, for ARNs and endpoints
+	project string // gcp:project, for resources that name none
+	log     logger
 }
 
 // New returns the stub provider for a package, logging to logPath ("" logs nothing).
