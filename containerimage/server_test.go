@@ -132,14 +132,7 @@ func TestServerImage(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET location %s: %d %v", last.Location, resp.StatusCode, err)
 	}
-	want, err := os.ReadFile(filepath.Join(b.out, filepath.FromSlash(last.Filename)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("location served %d bytes, the bucket holds %d", len(got), len(want))
-	}
-	checkAnnotated(t, got, b)
+	checkAnnotated(t, got, b, last.Filename)
 	resp, err = http.Get(strings.Replace(last.Location, "signature=", "signature=x", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -150,9 +143,17 @@ func TestServerImage(t *testing.T) {
 	}
 }
 
-// checkAnnotated fails t unless img is a JPEG the size of dog.jpg.
-func checkAnnotated(t *testing.T, img []byte, b buckets) {
+// checkAnnotated fails t unless img, served from a signed location, is byte for byte
+// the object key in the output bucket and a JPEG the size of dog.jpg.
+func checkAnnotated(t *testing.T, img []byte, b buckets, key string) {
 	t.Helper()
+	stored, err := os.ReadFile(filepath.Join(b.out, filepath.FromSlash(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(img, stored) {
+		t.Errorf("location served %d bytes, the bucket holds %d under %s", len(img), len(stored), key)
+	}
 	src, err := os.ReadFile(filepath.Join(b.in, "images", "dog.jpg"))
 	if err != nil {
 		t.Fatal(err)
