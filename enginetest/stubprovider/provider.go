@@ -241,38 +241,36 @@ func (p *Provider) diff(req *pulumirpc.DiffRequest, r *Record) (*pulumirpc.DiffR
 func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (_ *pulumirpc.CreateResponse, err error) {
 	r, start := Record{Method: "Create", Type: typeOf(req.GetUrn()), URN: req.GetUrn(), Preview: req.GetPreview()}, time.Now()
 	defer func() { p.record(r, start, &err) }()
-	in, err := unmarshal(req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
-	id, out, err := p.outputs(resource.URN(req.GetUrn()), "", in)
+	id, props, err := p.resolve(req.GetUrn(), "", req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
 	r.ID = id
-	props, err := marshal(out)
-	if err != nil {
-		return nil, err
-	}
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
 }
 
 func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (_ *pulumirpc.UpdateResponse, err error) {
 	r, start := Record{Method: "Update", Type: typeOf(req.GetUrn()), URN: req.GetUrn(), ID: req.GetId(), Preview: req.GetPreview()}, time.Now()
 	defer func() { p.record(r, start, &err) }()
-	in, err := unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	_, out, err := p.outputs(resource.URN(req.GetUrn()), req.GetId(), in)
-	if err != nil {
-		return nil, err
-	}
-	props, err := marshal(out)
+	_, props, err := p.resolve(req.GetUrn(), req.GetId(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+// resolve is outputs on the wire: Create and Update send and get structs.
+func (p *Provider) resolve(urn, id string, inputs *structpb.Struct) (string, *structpb.Struct, error) {
+	in, err := unmarshal(inputs)
+	if err != nil {
+		return "", nil, err
+	}
+	id, out, err := p.outputs(resource.URN(urn), id, in)
+	if err != nil {
+		return "", nil, err
+	}
+	props, err := marshal(out)
+	return id, props, err
 }
 
 // Read reports the resource as the engine last saw it: nothing changes behind the
