@@ -8,12 +8,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/servebench/servebench/assets"
+	"github.com/servebench/servebench/bench/local"
 )
 
 // Environment scripts/test-images sets.
@@ -52,11 +52,11 @@ func docker(t *testing.T, args ...string) string {
 	return strings.TrimSpace(stdout.String())
 }
 
-// buckets are an input bucket seeded with the model and dog.jpg and an empty output
-// bucket, in directories a container user other than root can read and write.
+// buckets are the input bucket, seeded as servebench local seeds it (model, images,
+// faces), and an empty output bucket, in directories the container's non-root user
+// can read and write.
 type buckets struct {
 	in, out string
-	data    assets.Dir
 }
 
 func newBuckets(t *testing.T) buckets {
@@ -71,31 +71,18 @@ func newBuckets(t *testing.T) buckets {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	b := buckets{in: filepath.Join(dir, "in"), out: filepath.Join(dir, "out"), data: data}
-	for _, f := range []string{assets.ModelPath, assets.ImagesDir + "/dog.jpg"} {
-		src, err := os.ReadFile(filepath.Join(data.Path, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(b.in, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Mkdir(b.out, 0o755); err != nil {
+	seeded, err := local.Seed(dir, data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Chmod, as the umask trims what Mkdir asks for.
+	// Chmod: MkdirTemp makes dir 0700, and 65532 writes into the output bucket.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(b.out, 0o777); err != nil {
+	if err := os.Chmod(seeded.Output, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return buckets{in: seeded.Input, out: seeded.Output}
 }
 
 // Where the buckets appear inside a container. ?no_tmp_dir=true: without it gocloud's
