@@ -169,3 +169,22 @@ func TestStuckDetector(t *testing.T) {
 		t.Errorf("a timed-out request left %v", keys)
 	}
 }
+
+// TestSigningRefused: on Cloud Functions without roles/iam.serviceAccountTokenCreator
+// IAM refuses SignBlob; /predict answers a 500 that says what to grant (rather
+// than a bare "internal error") and leaves nothing in the output bucket.
+func TestSigningRefused(t *testing.T) {
+	s := newService(t, "gcs", nil)
+	s.bs.GCP.Deny()
+	var e errAnswer
+	resp := s.post(t, "/predict", `{"filename":"images/dog.jpg"}`, &e)
+	if resp.StatusCode != http.StatusInternalServerError || e.Error.Code != "internal" || !strings.Contains(e.Error.Message, "roles/iam.serviceAccountTokenCreator") {
+		t.Errorf("answer %d %+v, want a 500 naming roles/iam.serviceAccountTokenCreator", resp.StatusCode, e.Error)
+	}
+	if len(s.bs.GCP.Calls()) == 0 {
+		t.Errorf("IAM SignBlob was never called")
+	}
+	if keys := outputKeys(t, s); len(keys) != 0 {
+		t.Errorf("a refused signature left %v in the output bucket", keys)
+	}
+}

@@ -40,12 +40,15 @@ type PredictResponse struct {
 	Bucket   string `json:"bucket"`
 	Filename string `json:"filename"`
 	// Location is a signed URL of the annotated image, empty when the output bucket
-	// cannot sign (mem://); LocationError then says why.
-	Location      string             `json:"location"`
-	LocationError string             `json:"location_error,omitempty"`
-	Detections    []detect.Detection `json:"detections"`
-	Server        instance.Info      `json:"server"`
-	Timings       timing.Map         `json:"timings_ms"`
+	// cannot sign (mem://); LocationError then says why. LocationExpires is when
+	// the URL stops working: Config.URLTTL after signing, or sooner when the
+	// credentials that signed it expire sooner (S3 with temporary credentials).
+	Location        string             `json:"location"`
+	LocationError   string             `json:"location_error,omitempty"`
+	LocationExpires time.Time          `json:"location_expires,omitzero"`
+	Detections      []detect.Detection `json:"detections"`
+	Server          instance.Info      `json:"server"`
+	Timings         timing.Map         `json:"timings_ms"`
 }
 
 // ParseRequest reads a /predict body: one JSON object, no unknown fields (a typo
@@ -174,14 +177,15 @@ func (a *API) runPredict(ctx context.Context, body io.Reader, stages *timing.Sta
 		}
 	}()
 	resp = PredictResponse{Bucket: a.Output.Name(), Filename: key, Detections: dets}
-	loc, err := a.Output.SignedURL(ctx, key, a.Config.URLTTL)
+	loc, expires, err := a.Output.SignedURL(ctx, key, a.Config.URLTTL)
 	switch {
 	case errors.Is(err, storage.ErrCannotSign):
 		resp.LocationError = fmt.Sprintf("the output bucket %s cannot sign URLs; read %s from it directly", a.Output.Name(), key)
 	case err != nil:
-		return resp, reply.Wrap(http.StatusInternalServerError, reply.CodeInternal, "could not sign the output URL", err)
+		// storage says why (a missing IAM role, say) in the reply contract.
+		return resp, fmt.Errorf("sign the URL of %s: %w", key, err)
 	default:
-		resp.Location = loc
+		resp.Location, resp.LocationExpires = loc, expires.UTC().Truncate(time.Second)
 	}
 	stages.Since("upload", t)
 	if err := ctx.Err(); err != nil {

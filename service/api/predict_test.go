@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,26 +199,23 @@ func TestPredict(t *testing.T) {
 
 // checkLocation checks the signed URL the way each backend allows: file:// is
 // fetched from the server's /files route, S3 from gofakes3, GCS is checked for a
-// V4 signature (the fake server cannot be reached by URL), mem:// says it cannot sign.
+// V2 signature by the service account's key (the fake server cannot be reached by
+// URL), mem:// says it cannot sign. location_expires is the URL's end.
 func checkLocation(t *testing.T, s *service, a api.PredictResponse, stored []byte) {
 	t.Helper()
+	if left := time.Until(a.LocationExpires); a.Location != "" && (left < 890*time.Second || left > 900*time.Second) {
+		t.Errorf("location_expires %v is %v away, want the configured 900 s", a.LocationExpires, left)
+	}
 	switch s.bs.Backend {
 	case "mem":
-		if a.Location != "" || !strings.Contains(a.LocationError, "cannot sign") {
-			t.Errorf("mem:// location %q, location_error %q: want none and a reason", a.Location, a.LocationError)
+		if a.Location != "" || !strings.Contains(a.LocationError, "cannot sign") || !a.LocationExpires.IsZero() {
+			t.Errorf("mem:// location %q, location_error %q, location_expires %v: want none and a reason", a.Location, a.LocationError, a.LocationExpires)
 		}
 	case "gcs":
-		// gcsblob signs with the service account key (V2 form: Expires, Signature).
-		u, err := url.Parse(a.Location)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		exp, _ := strconv.ParseInt(q.Get("Expires"), 10, 64)
-		left := time.Until(time.Unix(exp, 0))
-		if q.Get("Signature") == "" || q.Get("GoogleAccessId") == "" || left < 890*time.Second || left > 900*time.Second ||
-			u.Host != "storage.googleapis.com" || u.Path != "/out/"+a.Filename {
-			t.Errorf("GCS location %q is not a signed URL of %s valid 900 s", a.Location, a.Filename)
+		// Signed as on Cloud Functions: by IAM SignBlob, for the metadata
+		// server's service account. (Its host is the emulator's here.)
+		if exp := s.bs.GCP.CheckSignedURL(t, a.Location, "out", a.Filename); exp.Sub(a.LocationExpires).Abs() > time.Second {
+			t.Errorf("GCS location %q expires at %v, location_expires says %v", a.Location, exp, a.LocationExpires)
 		}
 	default:
 		u, err := url.Parse(a.Location)

@@ -20,7 +20,6 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // gs://
 	_ "gocloud.dev/blob/memblob" // mem://
 	_ "gocloud.dev/blob/s3blob"  // s3://
 	"gocloud.dev/gcerrors"
@@ -37,6 +36,7 @@ type Bucket struct {
 	*blob.Bucket
 	name   string
 	signer *fileblob.URLSignerHMAC // file:// only: the signer, to verify its URLs
+	s3     *s3Signer               // s3:// only
 	signs  bool
 }
 
@@ -48,6 +48,10 @@ type Options struct {
 	// FileSecret is the HMAC key for those URLs; empty picks a random key, so the
 	// URLs are valid only while this process runs.
 	FileSecret []byte
+	// IAMCredentialsEndpoint is where gs:// buckets without a private key call
+	// SignBlob; empty is Google's (https://iamcredentials.googleapis.com/). Tests
+	// point it at a fake.
+	IAMCredentialsEndpoint string
 }
 
 // Open opens the bucket at rawURL. For file:// URLs the parameters base_url and
@@ -59,7 +63,12 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Bucket, error) {
 		return nil, fmt.Errorf("open bucket %q: %w", rawURL, err)
 	}
 	if u.Scheme != "file" {
-		b, err := blob.OpenBucket(ctx, rawURL)
+		var b *blob.Bucket
+		if u.Scheme == "gs" {
+			b, err = openGCS(ctx, u, opt)
+		} else {
+			b, err = blob.OpenBucket(ctx, rawURL)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open bucket %s: %w", Name(rawURL), err)
 		}
@@ -119,7 +128,7 @@ func fileSigner(u *url.URL, opt Options) (*fileblob.URLSignerHMAC, error) {
 // New wraps an already opened bucket (for example gcsblob.OpenBucket with a client
 // of its own). signs says whether the backend can sign URLs.
 func New(b *blob.Bucket, name string, signs bool) *Bucket {
-	return &Bucket{Bucket: b, name: name, signs: signs}
+	return &Bucket{Bucket: b, name: name, signs: signs, s3: newS3Signer(b)}
 }
 
 // Name is the bucket URL without its query (credentials and endpoints stay out of
@@ -282,20 +291,38 @@ func (b *Bucket) Write(ctx context.Context, key, contentType string, data []byte
 	return nil
 }
 
-// SignedURL returns a URL that lets anyone holding it GET the object until ttl
-// passes. ErrCannotSign if the backend has no signed URLs.
-func (b *Bucket) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
+// SignedURL returns a URL that lets anyone holding it GET the object, and when it
+// expires: after ttl, or sooner if the credentials that sign it expire sooner (S3
+// with temporary role credentials; see s3Signer). ErrCannotSign if the backend has
+// no signed URLs. Other failures are in the reply error contract.
+func (b *Bucket) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, time.Time, error) {
 	if !b.signs {
-		return "", fmt.Errorf("sign %s in %s: %w", key, b.name, ErrCannotSign)
+		return "", time.Time{}, fmt.Errorf("sign %s in %s: %w", key, b.name, ErrCannotSign)
 	}
+	ttl, err := b.s3.lifetime(ctx, ttl)
+	if err != nil {
+		return "", time.Time{}, b.signError(key, err)
+	}
+	expires := time.Now().Add(ttl)
 	s, err := b.Bucket.SignedURL(ctx, key, &blob.SignedURLOptions{Expiry: ttl, Method: http.MethodGet})
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.Unimplemented {
-			return "", fmt.Errorf("sign %s in %s: %w: %w", key, b.name, ErrCannotSign, err)
+			return "", time.Time{}, fmt.Errorf("sign %s in %s: %w: %w", key, b.name, ErrCannotSign, err)
 		}
-		return "", fmt.Errorf("sign %s in %s: %w", key, b.name, err)
+		return "", time.Time{}, b.signError(key, err)
 	}
-	return s, nil
+	return s, expires, nil
+}
+
+// signError keeps a cancelled or timed-out context and an error that already says
+// what to do (the IAM signer's) as they are; anything else is a 500.
+func (b *Bucket) signError(key string, err error) error {
+	err = fmt.Errorf("sign %s in %s: %w", key, b.name, err)
+	var re *reply.Error
+	if errors.As(err, &re) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return reply.Wrap(http.StatusInternalServerError, reply.CodeInternal, "could not sign a URL for the object", err)
 }
 
 // LocalSigner is the signer of a file:// bucket (nil for other backends): the

@@ -126,7 +126,10 @@ func TestBackends(t *testing.T) {
 				t.Errorf("a cancelled write left dir/cancelled.jpg")
 			}
 
-			u, err := b.SignedURL(ctx, "dir/a.txt", 10*time.Minute)
+			u, expires, err := b.SignedURL(ctx, "dir/a.txt", 10*time.Minute)
+			if left := time.Until(expires); err == nil && (left < 9*time.Minute || left > 10*time.Minute) {
+				t.Errorf("%s SignedURL expires in %v, want 10m", backend, left)
+			}
 			switch backend {
 			case "mem":
 				if !errors.Is(err, storage.ErrCannotSign) {
@@ -135,6 +138,13 @@ func TestBackends(t *testing.T) {
 			case "file":
 				if err != nil || !strings.HasPrefix(u, "http://localhost:8080/files?") {
 					t.Errorf("file SignedURL = %q, %v", u, err)
+				}
+			case "gcs":
+				if err != nil {
+					t.Fatalf("gcs SignedURL: %v", err)
+				}
+				if exp := bs.GCP.CheckSignedURL(t, u, "out", "dir/a.txt"); exp.Sub(expires).Abs() > time.Second {
+					t.Errorf("the URL expires at %v, SignedURL said %v", exp, expires)
 				}
 			default:
 				if err != nil || !strings.Contains(u, "dir/a.txt") || !strings.Contains(strings.ToLower(u), "signature=") {
@@ -165,7 +175,7 @@ func TestFileSignerFromURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b2.Close()
-	s, err := b1.SignedURL(ctx, "x.jpg", time.Minute)
+	s, _, err := b1.SignedURL(ctx, "x.jpg", time.Minute)
 	if err != nil || !strings.HasPrefix(s, "http://example.test/files?") {
 		t.Fatalf("SignedURL = %q, %v", s, err)
 	}
@@ -178,7 +188,7 @@ func TestFileSignerFromURL(t *testing.T) {
 	}
 	if b, err := storage.Open(ctx, "file://"+dir, storage.Options{}); err != nil {
 		t.Fatal(err)
-	} else if _, err := b.SignedURL(ctx, "x.jpg", time.Minute); !errors.Is(err, storage.ErrCannotSign) {
+	} else if _, _, err := b.SignedURL(ctx, "x.jpg", time.Minute); !errors.Is(err, storage.ErrCannotSign) {
 		t.Errorf("a file bucket without a signer: %v, want ErrCannotSign", err)
 	}
 }

@@ -7,12 +7,8 @@ package apitest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"image"
 	_ "image/jpeg"
@@ -23,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +28,6 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/gcsblob"
 
 	"github.com/servebench/servebench/service/detect"
 	"github.com/servebench/servebench/service/storage"
@@ -125,20 +121,20 @@ type keepOpen struct{ detect.Detector }
 
 func (keepOpen) Close() error { return nil }
 
-// Buckets are a test's input and output buckets and how to reach them by URL
-// (empty for GCS, opened with a client).
+// Buckets are a test's input and output buckets and how to reach them by URL.
 type Buckets struct {
 	Backend       string
 	In, Out       *storage.Bucket
 	InURL, OutURL string
 	InDir, OutDir string // file:// only
+	GCP           *GCP   // gcs only: the metadata server and IAM they sign through
 }
 
 // BackendNames lists the storage backends Open can make.
 var BackendNames = []string{"mem", "file", "s3", "gcs"}
 
-// Open makes an empty input and output bucket on backend. For s3 it sets the AWS
-// environment for gofakes3 (so the test may not be parallel).
+// Open makes an empty input and output bucket on backend. For s3 and gcs it sets
+// the environment for the fakes (so the test may not be parallel).
 func Open(tb testing.TB, backend string, opt storage.Options) Buckets {
 	tb.Helper()
 	ctx := context.Background()
@@ -151,6 +147,7 @@ func Open(tb testing.TB, backend string, opt storage.Options) Buckets {
 		return b
 	}
 	bs := Buckets{Backend: backend}
+	var inOpt storage.Options
 	switch backend {
 	case "mem":
 		bs.InURL, bs.OutURL = "mem://", "mem://"
@@ -175,36 +172,23 @@ func Open(tb testing.TB, backend string, opt storage.Options) Buckets {
 		q := "?endpoint=" + srv.URL + "&use_path_style=true&region=us-east-1&disable_https=true"
 		bs.InURL, bs.OutURL = "s3://in"+q, "s3://out"+q
 	case "gcs":
-		srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Host: "127.0.0.1", Scheme: "http", Writer: io.Discard})
+		// The buckets open as on Cloud Functions: credentials from the metadata
+		// server, no private key, URLs signed by IAM SignBlob (all faked here).
+		srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Host: "127.0.0.1", PublicHost: "127.0.0.1", Scheme: "http", Writer: io.Discard})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(srv.Stop)
 		srv.CreateBucket("in")
 		srv.CreateBucket("out")
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		pk := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-		gopen := func(name string) *storage.Bucket {
-			// The private key makes SignedURL sign natively (V4), as a service
-			// account key does on GCP.
-			b, err := gcsblob.OpenBucket(ctx, nil, name, &gcsblob.Options{Client: srv.Client(),
-				GoogleAccessID: "servebench-test@example.iam.gserviceaccount.com", PrivateKey: pk})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			sb := storage.New(b, "gs://"+name, true)
-			tb.Cleanup(func() { sb.Close() })
-			return sb
-		}
-		bs.In, bs.Out = gopen("in"), gopen("out")
-		return bs
+		tb.(interface{ Setenv(k, v string) }).Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(srv.URL(), "http://"))
+		bs.GCP = NewGCP(tb)
+		inOpt.IAMCredentialsEndpoint, opt.IAMCredentialsEndpoint = bs.GCP.IAMURL, bs.GCP.IAMURL
+		bs.InURL, bs.OutURL = "gs://in", "gs://out"
 	default:
 		tb.Fatalf("unknown backend %q", backend)
 	}
-	bs.In, bs.Out = open(bs.InURL, storage.Options{}), open(bs.OutURL, opt)
+	bs.In, bs.Out = open(bs.InURL, inOpt), open(bs.OutURL, opt)
 	return bs
 }
 
