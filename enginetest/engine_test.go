@@ -26,6 +26,9 @@ type scenario struct {
 	// resource types the next up must update in place, nothing else.
 	change  []string
 	updates []string
+	// dependsOn are the dependencies a real cloud needs beyond what the inputs
+	// imply, checked in the state and in the create and delete order.
+	dependsOn []dependency
 }
 
 var (
@@ -40,12 +43,14 @@ const gcpProject = "servebench-test"
 var scenarios = []scenario{
 	{
 		name: "serverful", stack: "serverful", outputs: serverfulOutputs, check: checkServerful,
-		change:  []string{"servebench:maxSize", "3"},
-		updates: []string{"aws:autoscaling/group:Group", "aws:ecs/capacityProvider:CapacityProvider", "aws:appautoscaling/target:Target"},
+		change:    []string{"servebench:maxSize", "3"},
+		updates:   []string{"aws:autoscaling/group:Group", "aws:ecs/capacityProvider:CapacityProvider", "aws:appautoscaling/target:Target"},
+		dependsOn: serverfulDependencies,
 	},
 	{
 		name: "serverless", stack: "serverless", outputs: serverlessOutputs, check: checkServerless,
 		change: []string{"servebench:lambdaMemoryMb", "2048"}, updates: []string{"aws:lambda/function:Function"},
+		dependsOn: serverlessDependencies,
 	},
 	{
 		name: "serverless-gcp", stack: "serverless", outputs: gcpOutputs, check: checkServerlessGCP,
@@ -84,7 +89,7 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 
 	_, calls := p.step("up", "--yes", "--stack", sc.stack)
 	st := p.export(sc.stack)
-	checkUp(t, st, calls)
+	checkDependsOn(t, "create", st, checkUp(t, st, calls), sc.dependsOn)
 
 	// A refresh reads every resource back (some twice: its preview reads too) and
 	// changes nothing.
@@ -112,7 +117,7 @@ func (sc scenario) lifecycle(t *testing.T, e *engine) {
 	}
 
 	_, calls = p.step("destroy", "--yes", "--stack", sc.stack)
-	checkDestroy(t, st, calls)
+	checkDependsOn(t, "delete", st, checkDestroy(t, st, calls), sc.dependsOn)
 	if left := p.export(sc.stack).Deployment.Resources; len(left) != 0 {
 		t.Errorf("after destroy the stack still has %d resources, first %s", len(left), left[0].URN)
 	}
@@ -252,7 +257,8 @@ func inOrder(t *testing.T, what string, calls map[string]stubprovider.Record, ed
 // short is a URN's type and name, without project, stack and parents.
 func short(urn string) string { return urn[strings.LastIndex(urn, "$")+1:] }
 
-func checkUp(t *testing.T, st state, calls []stubprovider.Record) {
+// checkUp checks and returns the creates by URN.
+func checkUp(t *testing.T, st state, calls []stubprovider.Record) map[string]stubprovider.Record {
 	t.Helper()
 	managed := st.managed()
 	if len(managed) == 0 {
@@ -261,6 +267,7 @@ func checkUp(t *testing.T, st state, calls []stubprovider.Record) {
 	creates := once(t, "Create", managed, calls)
 	none(t, calls, "Update", "Delete")
 	inOrder(t, "create", creates, st.edges(), false)
+	return creates
 }
 
 func checkNoChanges(t *testing.T, st state, summary map[string]int, calls []stubprovider.Record) {
@@ -315,12 +322,128 @@ func diffsOf(calls []stubprovider.Record, urn string) []string {
 	return nil
 }
 
-func checkDestroy(t *testing.T, st state, calls []stubprovider.Record) {
+// checkDestroy checks and returns the deletes by URN.
+func checkDestroy(t *testing.T, st state, calls []stubprovider.Record) map[string]stubprovider.Record {
 	t.Helper()
 	deletes := once(t, "Delete", st.managed(), calls)
 	none(t, calls, "Create", "Update")
 	inOrder(t, "delete", deletes, st.edges(), true)
+	return deletes
 }
+
+// resources names resources by type token and, unless "", the end of their
+// logical name.
+type resources struct{ typ, suffix string }
+
+func (r resources) String() string {
+	if r.suffix == "" {
+		return r.typ
+	}
+	return r.typ + " *" + r.suffix
+}
+
+// dependency: every dependent resource must be created after, and deleted before,
+// every resource it is on.
+type dependency struct{ dependent, on resources }
+
+// checkDependsOn checks each dependency twice: in the state, where a dependent
+// must depend on the other, directly or not, so the engine orders them every time
+// (checked apart from the timing, which a fast stub may get right by chance), and
+// in the call log of a create ("create") or delete ("delete") step.
+func checkDependsOn(t *testing.T, step string, st state, calls map[string]stubprovider.Record, deps []dependency) {
+	t.Helper()
+	reach, pairs := st.reach(), 0
+	defer func() {
+		if len(deps) > 0 {
+			t.Logf("%s: %d pairs of %d required dependencies checked", step, pairs, len(deps))
+		}
+	}()
+	for _, d := range deps {
+		dependents, ons := st.matching(d.dependent), st.matching(d.on)
+		if len(dependents) == 0 || len(ons) == 0 {
+			t.Errorf("%s: %d resources %v and %d %v, want some of each", step, len(dependents), d.dependent, len(ons), d.on)
+		}
+		for _, dep := range dependents {
+			for _, on := range ons {
+				pairs++
+				if !reach[dep][on] {
+					t.Errorf("%s: %s does not depend on %s", step, short(dep), short(on))
+					continue
+				}
+				first, then := calls[on], calls[dep]
+				if step == "delete" {
+					first, then = then, first
+				}
+				if first.URN == "" || then.URN == "" {
+					continue // reported by once
+				}
+				if first.End.After(then.Start) {
+					t.Errorf("%s: %s began before %s was done", step, short(then.URN), short(first.URN))
+				}
+			}
+		}
+	}
+}
+
+// matching returns the URNs of the managed resources r names.
+func (s state) matching(r resources) []string {
+	var out []string
+	for urn, res := range s.managed() {
+		if res.Type == r.typ && strings.HasSuffix(urn, r.suffix) {
+			out = append(out, urn)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reach is edges' transitive closure: for each managed resource, every managed
+// resource it depends on, directly or through others.
+func (s state) reach() map[string]map[string]bool {
+	edges := s.edges()
+	out := map[string]map[string]bool{}
+	var visit func(from, urn string)
+	visit = func(from, urn string) {
+		for _, d := range edges[urn] {
+			if !out[from][d] {
+				out[from][d] = true
+				visit(from, d)
+			}
+		}
+	}
+	for urn := range s.managed() {
+		out[urn] = map[string]bool{}
+		visit(urn, urn)
+	}
+	return out
+}
+
+// serverfulDependencies are the serverful stack's (issue 9; infra/network, infra/ecs).
+var serverfulDependencies = func() []dependency {
+	var (
+		gateway        = resources{"aws:ec2/internetGateway:InternetGateway", ""}
+		routeTable     = resources{"aws:ec2/routeTable:RouteTable", ""} // with the default route to the gateway
+		association    = resources{"aws:ec2/routeTableAssociation:RouteTableAssociation", ""}
+		loadBalancer   = resources{"aws:lb/loadBalancer:LoadBalancer", ""}
+		launchTemplate = resources{"aws:ec2/launchTemplate:LaunchTemplate", ""}
+		group          = resources{"aws:autoscaling/group:Group", ""}
+		capacity       = resources{"aws:ecs/capacityProvider:CapacityProvider", ""}
+		clusterCap     = resources{"aws:ecs/clusterCapacityProviders:ClusterCapacityProviders", ""}
+		service        = resources{"aws:ecs/service:Service", ""}
+		instancePolicy = resources{"aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-instance-managed"}
+	)
+	return []dependency{
+		// ELB refuses a subnet of a VPC with no gateway attached ("InvalidSubnet").
+		{loadBalancer, gateway}, {loadBalancer, routeTable}, {loadBalancer, association},
+		// Instances reach ECS through the route, and register with the role's policy.
+		{group, gateway}, {group, association}, {launchTemplate, instancePolicy},
+		// The service drains on delete: its agents keep their policy and route until it is gone.
+		{service, instancePolicy}, {service, association}, {service, routeTable}, {service, gateway},
+		// Scale-in protection without a hanging destroy: the service, the cluster's
+		// capacity providers, the capacity provider, then the group (force-deleted).
+		{service, clusterCap}, {clusterCap, capacity}, {capacity, group},
+	}
+}()
 
 // checkOutputsSet: exactly the documented outputs, each with a value.
 func checkOutputsSet(t *testing.T, outs map[string]any, want []string) {
@@ -424,6 +547,10 @@ func checkServerful(t *testing.T, outs map[string]any, st state) {
 	eq(t, "autoScalingGroupName", outs["autoScalingGroupName"], asg.ID)
 	eq(t, "group minSize", asg.Outputs["minSize"], 1)
 	eq(t, "group maxSize", asg.Outputs["maxSize"], 5)
+	eq(t, "group protectFromScaleIn", asg.Outputs["protectFromScaleIn"], true)
+	eq(t, "group forceDelete", asg.Outputs["forceDelete"], true)
+	cp := one(t, st, "aws:ecs/capacityProvider:CapacityProvider")
+	eq(t, "managed termination protection", field(cp.Outputs, "autoScalingGroupProvider", "managedTerminationProtection"), "ENABLED")
 	lt := one(t, st, "aws:ec2/launchTemplate:LaunchTemplate")
 	eq(t, "launch template instanceType", lt.Outputs["instanceType"], "t3a.xlarge")
 	eq(t, "launch template imageId (the SSM parameter)", lt.Outputs["imageId"], stubprovider.AMI)
@@ -460,7 +587,25 @@ func checkServerless(t *testing.T, outs map[string]any, st state) {
 	stage := one(t, st, "aws:apigatewayv2/stage:Stage")
 	eq(t, "throttle rate", field(stage.Outputs, "defaultRouteSettings", "throttlingRateLimit"), 50)
 	eq(t, "throttle burst", field(stage.Outputs, "defaultRouteSettings", "throttlingBurstLimit"), 100)
-	count(t, st, map[string]int{"aws:apigatewayv2/route:Route": 3, "aws:ecs/cluster:Cluster": 0})
+	eq(t, "lambda SERVEBENCH_REQUEST_TIMEOUT", field(fn.Outputs, "environment", "variables", "SERVEBENCH_REQUEST_TIMEOUT"), "27s")
+	pull := one(t, st, "aws:ecr/repositoryPolicy:RepositoryPolicy")
+	eq(t, "repository policy repository", pull.Outputs["repository"], "servebench-serverless-lambda")
+	if p := fmt.Sprint(pull.Outputs["policy"]); !strings.Contains(p, `"Service":"lambda.amazonaws.com"`) ||
+		!strings.Contains(p, `"aws:sourceArn":"arn:aws:lambda:us-east-1:`+stubprovider.Account+`:function:*"`) {
+		t.Errorf("repository policy %s", p)
+	}
+	count(t, st, map[string]int{
+		"aws:apigatewayv2/route:Route": 3, "aws:ecs/cluster:Cluster": 0,
+		"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": 2, // one per bucket
+	})
+}
+
+// serverlessDependencies are the Lambda stack's (issue 9): Lambda pulls the image
+// under the repository policy the stack declares, so the function is created after
+// it (else Lambda edits the policy itself, which a least-privileged deployer may not)
+// and deleted before it.
+var serverlessDependencies = []dependency{
+	{resources{"aws:lambda/function:Function", ""}, resources{"aws:ecr/repositoryPolicy:RepositoryPolicy", ""}},
 }
 
 func checkServerlessGCP(t *testing.T, outs map[string]any, st state) {
@@ -471,6 +616,7 @@ func checkServerlessGCP(t *testing.T, outs map[string]any, st state) {
 		"gcp:cloudfunctionsv2/function:Function":           n,
 		"gcp:cloudrunv2/serviceIamMember:ServiceIamMember": n, // public: allUsers may invoke each
 		"gcp:storage/bucket:Bucket":                        3, // input, output, source
+		"gcp:serviceaccount/account:Account":               2, // runtime, build
 	})
 	names, _ := outs["gcpFunctionNames"].(map[string]any)
 	urls, _ := outs["gcpUrls"].(map[string]any)
@@ -499,4 +645,45 @@ func checkServerlessGCP(t *testing.T, outs map[string]any, st state) {
 	}
 	eq(t, "gcpServiceAccount", outs["gcpServiceAccount"], "servebench-serverless-fn@"+gcpProject+".iam.gserviceaccount.com")
 	matches(t, "gcpInputBucket", outs["gcpInputBucket"], `^servebench-serverless-gcf-input-[0-9a-f]{7}$`)
+
+	// The build account, the image repository and every grant the functions
+	// need exist, and each function depends on every grant, so checkUp and
+	// checkDestroy have seen each grant created before the functions and deleted
+	// after them; the repository goes last with its images.
+	build := "servebench-serverless-build@" + gcpProject + ".iam.gserviceaccount.com"
+	runtime := "servebench-serverless-fn@" + gcpProject + ".iam.gserviceaccount.com"
+	grantTypes := map[string]int{
+		"gcp:storage/bucketIAMMember:BucketIAMMember":                  3, // runtime: input, output; build: source
+		"gcp:serviceaccount/iAMMember:IAMMember":                       1, // runtime: token creator on itself
+		"gcp:projects/service:Service":                                 1, // IAM Credentials, for signBlob
+		"gcp:projects/iAMMember:IAMMember":                             2, // build: logs, staged sources
+		"gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 1, // build: push
+	}
+	count(t, st, grantTypes)
+	repo := one(t, st, "gcp:artifactregistry/repository:Repository")
+	matches(t, "repository id", repo.ID, `^projects/`+gcpProject+`/locations/us-central1/repositories/servebench-serverless-[a-z0-9-]+$`)
+	sign := one(t, st, "gcp:serviceaccount/iAMMember:IAMMember")
+	eq(t, "signing grant", []any{sign.Outputs["serviceAccountId"], sign.Outputs["role"], sign.Outputs["member"]},
+		[]any{"projects/" + gcpProject + "/serviceAccounts/" + runtime, "roles/iam.serviceAccountTokenCreator", "serviceAccount:" + runtime})
+	api := one(t, st, "gcp:projects/service:Service")
+	eq(t, "API", []any{api.Outputs["service"], api.Outputs["disableOnDestroy"]}, []any{"iamcredentials.googleapis.com", false})
+	push := one(t, st, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+	eq(t, "push grant", push.ID, repo.ID+"/roles/artifactregistry.writer/serviceaccount:"+build)
+
+	var grants []string
+	for typ := range grantTypes {
+		for _, g := range st.byType(typ) {
+			grants = append(grants, g.URN)
+		}
+	}
+	edges := st.edges()
+	for _, fn := range st.byType("gcp:cloudfunctionsv2/function:Function") {
+		eq(t, short(fn.URN)+" build account", field(fn.Outputs, "buildConfig", "serviceAccount"), "projects/"+gcpProject+"/serviceAccounts/"+build)
+		eq(t, short(fn.URN)+" docker repository", field(fn.Outputs, "buildConfig", "dockerRepository"), repo.ID)
+		for _, g := range append(grants, repo.URN) {
+			if !slices.Contains(edges[fn.URN], g) {
+				t.Errorf("%s does not depend on %s", short(fn.URN), short(g))
+			}
+		}
+	}
 }

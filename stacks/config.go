@@ -112,7 +112,7 @@ var Keys = []Key{
 	{KeyLogRetentionDays, "integer", "", strconv.Itoa(ecs.DefaultLogRetentionDays), "CloudWatch log retention, days"},
 
 	{KeyLambdaMemoryMB, "integer", ModeServerless, strconv.Itoa(lambda.DefaultMemoryMB), "Lambda memory, MB"},
-	{KeyLambdaTimeout, "integer", ModeServerless, strconv.Itoa(lambda.DefaultTimeoutSeconds), "Lambda timeout, seconds (at most 30: API Gateway's limit)"},
+	{KeyLambdaTimeout, "integer", ModeServerless, strconv.Itoa(lambda.DefaultTimeoutSeconds), "Lambda timeout, seconds (4 to 30: API Gateway's limit; the service's own deadline is 3 s less)"},
 	{KeyLambdaReservedConcurrency, "integer", ModeServerless, "unset", "Lambda reserved concurrency"},
 	{KeyThrottleRate, "integer", ModeServerless, strconv.Itoa(lambda.DefaultThrottleRate), "API Gateway stage: steady requests per second"},
 	{KeyThrottleBurst, "integer", ModeServerless, strconv.Itoa(lambda.DefaultThrottleBurst), "API Gateway stage: burst requests"},
@@ -288,7 +288,7 @@ func (r *reader) serverful() ServerfulConfig {
 func (r *reader) serverless() ServerlessConfig {
 	s := ServerlessConfig{
 		LambdaMemoryMB:  r.integer(KeyLambdaMemoryMB, lambda.DefaultMemoryMB, 128, 10240),
-		LambdaTimeout:   r.integer(KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, 1, 900),
+		LambdaTimeout:   r.integer(KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
 		ThrottleRate:    r.integer(KeyThrottleRate, lambda.DefaultThrottleRate, 1, 10000),
 		ThrottleBurst:   r.integer(KeyThrottleBurst, lambda.DefaultThrottleBurst, 1, 5000),
 		GCPProject:      r.str(KeyGCPProject, ""),

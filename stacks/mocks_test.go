@@ -34,6 +34,10 @@ type res struct {
 	URN        string
 	Inputs     map[string]any
 	Raw        resource.PropertyMap
+	// Deps are the URNs it depends on (pulumi.DependsOn and its inputs' resources).
+	Deps []string
+	// Timeouts are the resource's custom timeouts (pulumi.Timeouts), "" if unset.
+	Timeouts struct{ Create, Update, Delete string }
 }
 
 // recorder is the mock resource monitor: it records every resource's inputs and
@@ -110,6 +114,9 @@ func (m *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r := res{Type: args.TypeToken, Name: args.Name, ID: id, Inputs: in, Raw: args.Inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
+		r.Deps = rpc.GetDependencies()
+		ct := rpc.GetCustomTimeouts()
+		r.Timeouts.Create, r.Timeouts.Update, r.Timeouts.Delete = ct.GetCreate(), ct.GetUpdate(), ct.GetDelete()
 	}
 	m.res = append(m.res, r)
 	m.mu.Unlock()
@@ -132,11 +139,28 @@ func (m *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			"value": mockAMI, "insecureValue": mockAMI,
 		}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"names": []any{"us-east-1a", "us-east-1b", "us-east-1c"},
-		}), nil
+		// As an account opted in to a Local Zone sees it: the provider sorts the
+		// names, so the Local Zone comes first unless a filter leaves it out.
+		names := []any{"us-east-1-bos-1a", "us-east-1a", "us-east-1b", "us-east-1c"}
+		if optInFilter(args.Args) == "opt-in-not-required" {
+			names = names[1:]
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"names": names}), nil
 	}
 	return nil, fmt.Errorf("mock: unexpected invoke %s", args.Token)
+}
+
+// optInFilter is the value of an invoke's opt-in-status filter, "" without one.
+func optInFilter(args resource.PropertyMap) string {
+	filters, _ := plain(args["filters"]).([]any)
+	for _, f := range filters {
+		f, _ := f.(map[string]any)
+		if values, _ := f["values"].([]any); f["name"] == "opt-in-status" && len(values) == 1 {
+			s, _ := values[0].(string)
+			return s
+		}
+	}
+	return ""
 }
 
 // byType returns the resources of one type token.

@@ -59,12 +59,16 @@ func common(ctx *pulumi.Context, cfg *Config, n naming.Namer, target string) (*s
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := image.NewImage(ctx, n.Base+"-image", &image.ImageArgs{
+	imgArgs := &image.ImageArgs{
 		RepositoryName: n.Name(target, 256),
 		Context:        cfg.SourceDir,
 		Target:         target,
 		KeepImages:     cfg.ImageKeep,
-	})
+	}
+	if target == "lambda" {
+		imgArgs.LambdaRegion = cfg.AWSRegion // Lambda pulls the image itself
+	}
+	img, err := image.NewImage(ctx, n.Base+"-image", imgArgs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -133,24 +133,29 @@ func TestServerfulDefaults(t *testing.T) {
 	}
 }
 
-// Destroy must not hang: what a mock can show is that every setting that lets the
-// cloud delete without waiting is in the inputs.
+// Scale-in never terminates an instance running a task, and destroy still does not
+// hang: what a mock can show is that the protection is on and every setting that
+// lets the cloud delete without waiting on it is in the inputs (the delete order is
+// enginetest's TestStacks/serverful).
 func TestServerfulDestroyDoesNotWait(t *testing.T) {
 	d := mustRun(t, "serverful", nil)
 	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
-	if asg["protectFromScaleIn"] != false {
-		t.Errorf("ASG protectFromScaleIn = %v, want false", asg["protectFromScaleIn"])
+	if asg["protectFromScaleIn"] != true {
+		t.Errorf("ASG protectFromScaleIn = %v, want true (managed termination protection needs it)", asg["protectFromScaleIn"])
 	}
 	if asg["forceDelete"] != true {
-		t.Errorf("ASG forceDelete = %v, want true", asg["forceDelete"])
+		t.Errorf("ASG forceDelete = %v, want true (else the provider drains the group and waits on protected instances)", asg["forceDelete"])
 	}
 	cp := d.one(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
-	if p := get(t, cp, "autoScalingGroupProvider", "managedTerminationProtection"); p != "DISABLED" {
-		t.Errorf("managedTerminationProtection = %v, want DISABLED", p)
+	if p := get(t, cp, "autoScalingGroupProvider", "managedTerminationProtection"); p != "ENABLED" {
+		t.Errorf("managedTerminationProtection = %v, want ENABLED", p)
+	}
+	if s := get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
+		t.Errorf("managed scaling %v, want ENABLED (termination protection works only with it)", s)
 	}
 	svc := d.one(t, "aws:ecs/service:Service").Inputs
-	if svc["forceDelete"] != true || svc["waitForSteadyState"] != false {
-		t.Errorf("service forceDelete/waitForSteadyState = %v/%v, want true/false", svc["forceDelete"], svc["waitForSteadyState"])
+	if svc["forceDelete"] != true {
+		t.Errorf("service forceDelete = %v, want true", svc["forceDelete"])
 	}
 	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
 	if tg["deregistrationDelay"] != 10.0 {
@@ -163,6 +168,19 @@ func TestServerfulDestroyDoesNotWait(t *testing.T) {
 		if b.Inputs["forceDestroy"] != true {
 			t.Errorf("bucket %s forceDestroy = %v", b.Name, b.Inputs["forceDestroy"])
 		}
+	}
+}
+
+// `up` waits for the service to run its tasks, for a bounded time: a deployment
+// whose instances never register fails instead of succeeding with nothing to measure.
+func TestServerfulWaitsForSteadyState(t *testing.T) {
+	d := mustRun(t, "serverful", nil)
+	svc := d.one(t, "aws:ecs/service:Service")
+	if svc.Inputs["waitForSteadyState"] != true {
+		t.Errorf("service waitForSteadyState = %v, want true", svc.Inputs["waitForSteadyState"])
+	}
+	if to := svc.Timeouts; to.Create != "10m" || to.Update != "10m" {
+		t.Errorf("service create/update timeouts %q/%q, want 10m/10m", to.Create, to.Update)
 	}
 }
 
@@ -235,7 +253,10 @@ func TestServerfulAccess(t *testing.T) {
 		}
 	}
 	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
-	instSG := get(t, lt, "vpcSecurityGroupIds", 0)
+	if lt["vpcSecurityGroupIds"] != nil {
+		t.Errorf("launch template vpcSecurityGroupIds %v beside its network interface's groups: EC2 takes one or the other", lt["vpcSecurityGroupIds"])
+	}
+	instSG := get(t, lt, "networkInterfaces", 0, "securityGroups", 0)
 	if instSG == albSG {
 		t.Error("instances share the ALB's security group")
 	}
@@ -272,8 +293,16 @@ func TestServerfulConfigured(t *testing.T) {
 	if asg["minSize"] != 2.0 || asg["maxSize"] != 3.0 {
 		t.Errorf("ASG %v..%v, want 2..3", asg["minSize"], asg["maxSize"])
 	}
-	if lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs; lt["instanceType"] != "c6a.large" {
+	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	if lt["instanceType"] != "c6a.large" {
 		t.Errorf("instance type %v", lt["instanceType"])
+	}
+	// Existing subnets may not assign public addresses: the instances ask for one,
+	// or their agents never reach ECS.
+	if nics, _ := lt["networkInterfaces"].([]any); len(nics) != 1 {
+		t.Errorf("launch template network interfaces %v, want 1", lt["networkInterfaces"])
+	} else if nic := nics[0].(map[string]any); nic["associatePublicIpAddress"] != "true" || nic["deviceIndex"] != 0.0 {
+		t.Errorf("launch template interface %v, want device 0 with a public address", nic)
 	}
 	l := d.one(t, "aws:lb/listener:Listener").Inputs
 	if l["port"] != 8081.0 {
@@ -316,7 +345,17 @@ func TestServerfulNetwork(t *testing.T) {
 		}
 	}
 	if !zones["us-east-1a"] || !zones["us-east-1b"] {
-		t.Errorf("subnet zones %v, want us-east-1a and us-east-1b", zones)
+		t.Errorf("subnet zones %v, want us-east-1a and us-east-1b (no Local Zone)", zones)
+	}
+	for _, c := range d.calls {
+		if c.Token == "aws:index/getAvailabilityZones:getAvailabilityZones" {
+			if f := optInFilter(c.Args); f != "opt-in-not-required" {
+				t.Errorf("zones asked for with opt-in-status %q, want opt-in-not-required", f)
+			}
+			if s := plain(c.Args["state"]); s != "available" {
+				t.Errorf("zones asked for in state %v, want available", s)
+			}
+		}
 	}
 	rt := d.one(t, "aws:ec2/routeTable:RouteTable").Inputs
 	if get(t, rt, "routes", 0, "cidrBlock") != "0.0.0.0/0" {
@@ -338,7 +377,7 @@ func checkBucketPolicy(t *testing.T, policy, in, out, logGroupArn string) {
 	inArn, outArn := "arn:aws:s3:::"+in, "arn:aws:s3:::"+out
 	want := map[string][]string{ // resource → actions
 		inArn + "/*":  {"s3:GetObject"},
-		outArn + "/*": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
+		outArn + "/*": {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
 		inArn:         {"s3:ListBucket"},
 		outArn:        {"s3:ListBucket"},
 	}

@@ -2,12 +2,17 @@ package stacks_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/servebench/servebench/infra/access"
 )
 
 func TestServerlessDefaults(t *testing.T) {
@@ -39,6 +44,9 @@ func TestServerlessDefaults(t *testing.T) {
 		"SERVEBENCH_BACKEND":            "onnxruntime",
 		"SERVEBENCH_PLATFORM":           "lambda",
 		"SERVEBENCH_MEMORY_MB":          "3000",
+		// Below the 30 s of the function and of API Gateway: the service answers its
+		// own 504 before either cuts the request.
+		"SERVEBENCH_REQUEST_TIMEOUT": "27s",
 	}
 	if !mapsEqual(env, want) {
 		t.Errorf("lambda env\n got %v\nwant %v", env, want)
@@ -100,6 +108,14 @@ func TestServerlessDefaults(t *testing.T) {
 		}
 	}
 	checkImage(t, d, "lambda")
+	// Created after the repository policy that lets Lambda pull its image, deleted
+	// before it: the function's image URI waits for the policy.
+	pull := d.one(t, "aws:ecr/repositoryPolicy:RepositoryPolicy")
+	if fnRes := d.one(t, "aws:lambda/function:Function"); !slices.ContainsFunc(fnRes.Deps, func(urn string) bool {
+		return strings.HasSuffix(urn, "$"+pull.Type+"::"+pull.Name)
+	}) {
+		t.Errorf("the function depends on %v, not on the repository policy %s", fnRes.Deps, pull.Name)
+	}
 	checkBuckets(t, d)
 	checkNames(t, d, "serverless")
 	checkOutputs(t, d, "url", "inputBucket", "outputBucket", "functionName", "functionArn", "apiId", "imageUri")
@@ -123,6 +139,17 @@ func TestServerlessOptions(t *testing.T) {
 	if get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB") != "2048" {
 		t.Errorf("SERVEBENCH_MEMORY_MB %v", get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB"))
 	}
+	if d := get(t, fn, "environment", "variables", "SERVEBENCH_REQUEST_TIMEOUT"); d != "17s" {
+		t.Errorf("SERVEBENCH_REQUEST_TIMEOUT %v, want 17s under a 20 s function timeout", d)
+	}
+	// A timeout leaving the service under a second would make it refuse to start.
+	short := run(t, "serverless", map[string]string{"servebench:lambdaTimeout": "3"})
+	if short.err == nil || !strings.Contains(short.err.Error(), "servebench:lambdaTimeout") || !strings.Contains(short.err.Error(), "want 4 to 900") {
+		t.Errorf("lambdaTimeout 3: %v, want an error naming the key and the 4 s minimum", short.err)
+	}
+	if n := len(short.byType("aws:lambda/function:Function")); n != 0 {
+		t.Errorf("lambdaTimeout 3: %d functions created", n)
+	}
 	s := d.one(t, "aws:apigatewayv2/stage:Stage").Inputs
 	if get(t, s, "defaultRouteSettings", "throttlingRateLimit") != 5.0 || get(t, s, "defaultRouteSettings", "throttlingBurstLimit") != 10.0 {
 		t.Errorf("throttling %v", s["defaultRouteSettings"])
@@ -141,8 +168,8 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	if len(fns) != 10 {
 		t.Fatalf("%d functions, want 5 entry points x 2 memory sizes", len(fns))
 	}
-	sa := d.one(t, "gcp:serviceaccount/account:Account").Inputs
-	email := sa["accountId"].(string) + "@proj.iam.gserviceaccount.com"
+	runtime, build := gcpAccounts(t, d)
+	email, buildEmail := gcpEmail(runtime), gcpEmail(build)
 	buckets := map[string]res{}
 	for _, b := range d.byType("gcp:storage/bucket:Bucket") {
 		buckets[b.Name[strings.LastIndex(b.Name, "-")+1:]] = b
@@ -153,7 +180,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	if buckets["input"].Inputs["name"] != "sb-gcf-in" {
 		t.Errorf("input bucket name %v, want the configured one", buckets["input"].Inputs["name"])
 	}
-	gin, gout := buckets["input"].ID, buckets["output"].ID
+	gin, gout, gsrc := buckets["input"].ID, buckets["output"].ID, buckets["source"].ID
 	byEntry := map[string][]string{}
 	for _, f := range fns {
 		in := f.Inputs
@@ -196,18 +223,21 @@ func TestServerlessCloudFunctions(t *testing.T) {
 		}
 	}
 
-	// Storage rights: read the input bucket, read/write the output bucket.
+	// Storage rights: the functions read the input bucket and read/write the
+	// output bucket; their build reads the source bucket.
 	grants := map[string]string{}
 	for _, m := range d.byType("gcp:storage/bucketIAMMember:BucketIAMMember") {
-		if m.Inputs["member"] != "serviceAccount:"+email {
-			t.Errorf("bucket grant to %v", m.Inputs["member"])
-		}
-		grants[m.Inputs["bucket"].(string)] = m.Inputs["role"].(string)
+		grants[m.Inputs["bucket"].(string)+" "+m.Inputs["member"].(string)] = m.Inputs["role"].(string)
 	}
-	wantGrants := map[string]string{gin: "roles/storage.objectViewer", gout: "roles/storage.objectUser"}
+	wantGrants := map[string]string{
+		gin + " serviceAccount:" + email:       "roles/storage.objectViewer",
+		gout + " serviceAccount:" + email:      "roles/storage.objectUser",
+		gsrc + " serviceAccount:" + buildEmail: "roles/storage.objectViewer",
+	}
 	if !mapsEqual(grants, wantGrants) {
 		t.Errorf("bucket grants %v, want %v", grants, wantGrants)
 	}
+	checkGCPAccess(t, d, false)
 	// Restricted invocation: only the listed member, never allUsers.
 	inv := d.byType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
 	if len(inv) != 10 {
@@ -277,6 +307,141 @@ func TestServerlessCloudFunctionsPublic(t *testing.T) {
 			t.Errorf("%s memory %v, want 1Gi", f.Name, m)
 		}
 	}
+	checkGCPAccess(t, d, true)
+}
+
+// gcpAccounts returns the functions' runtime and build service accounts.
+func gcpAccounts(t *testing.T, d deployment) (runtime, build res) {
+	t.Helper()
+	accounts := map[string]res{}
+	for _, a := range d.byType("gcp:serviceaccount/account:Account") {
+		accounts[a.Inputs["accountId"].(string)] = a
+	}
+	runtime, okRuntime := accounts["servebench-serverless-fn"]
+	build, okBuild := accounts["servebench-serverless-build"]
+	if len(accounts) != 2 || !okRuntime || !okBuild {
+		t.Fatalf("service accounts %v, want servebench-serverless-fn (runtime) and servebench-serverless-build", slices.Sorted(maps.Keys(accounts)))
+	}
+	return runtime, build
+}
+
+// gcpEmail is a service account's email as the mock answers it.
+func gcpEmail(sa res) string {
+	return sa.Inputs["accountId"].(string) + "@proj.iam.gserviceaccount.com"
+}
+
+// checkGCPAccess: the functions build as the build account, into the stack's
+// repository, after the build may write logs, push there and read the staged
+// source; they run as the runtime account, after it may sign URLs as itself
+// (token creator on itself, IAM Credentials API on, and left on at destroy);
+// and no grant reaches the public but the invoker grants when public.
+func checkGCPAccess(t *testing.T, d deployment, public bool) {
+	t.Helper()
+	runtime, build := gcpAccounts(t, d)
+	runtimeMember, buildMember := "serviceAccount:"+gcpEmail(runtime), "serviceAccount:"+gcpEmail(build)
+
+	sign := d.one(t, "gcp:serviceaccount/iAMMember:IAMMember")
+	if sign.Inputs["serviceAccountId"] != runtime.ID || sign.Inputs["role"] != "roles/iam.serviceAccountTokenCreator" || sign.Inputs["member"] != runtimeMember {
+		t.Errorf("signing grant %v, want token creator for %s on account %s", sign.Inputs, runtimeMember, runtime.ID)
+	}
+	api := d.one(t, "gcp:projects/service:Service")
+	if api.Inputs["service"] != "iamcredentials.googleapis.com" || api.Inputs["disableOnDestroy"] != false || api.Inputs["project"] != "servebench-test" {
+		t.Errorf("API %v, want iamcredentials.googleapis.com in servebench-test, not disabled on destroy", api.Inputs)
+	}
+
+	repo := d.one(t, "gcp:artifactregistry/repository:Repository")
+	ri := repo.Inputs
+	if ri["format"] != "DOCKER" || ri["location"] != "us-central1" || ri["project"] != "servebench-test" ||
+		!strings.HasPrefix(fmt.Sprint(ri["repositoryId"]), "servebench-serverless-") || repo.Parent == "" {
+		t.Errorf("repository %v (parent %q), want a DOCKER repository in us-central1 named after the stack, in the component", ri, repo.Parent)
+	}
+	// Cleanup: old versions deleted, the newest of each image kept, and not a dry run.
+	if ri["cleanupPolicyDryRun"] != false {
+		t.Errorf("repository cleanupPolicyDryRun %v, want false", ri["cleanupPolicyDryRun"])
+	}
+	policies := map[string]map[string]any{}
+	for _, p := range get(t, ri, "cleanupPolicies").([]any) {
+		p := p.(map[string]any)
+		policies[p["action"].(string)] = p
+	}
+	del, keep := policies["DELETE"], policies["KEEP"]
+	if len(policies) != 2 || del == nil || keep == nil {
+		t.Fatalf("cleanup policies %v, want one DELETE and one KEEP", policies)
+	}
+	if get(t, del, "condition", "tagState") != "ANY" || !regexp.MustCompile(`^[1-9]\d*s$`).MatchString(fmt.Sprint(get(t, del, "condition", "olderThan"))) {
+		t.Errorf("DELETE policy %v, want every version older than a duration", del)
+	}
+	if n, _ := get(t, keep, "mostRecentVersions", "keepCount").(float64); n < 1 {
+		t.Errorf("KEEP policy %v, want the most recent versions kept", keep)
+	}
+
+	push := d.one(t, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").Inputs
+	if push["repository"] != ri["repositoryId"] || push["location"] != ri["location"] || push["project"] != "servebench-test" ||
+		push["role"] != "roles/artifactregistry.writer" || push["member"] != buildMember {
+		t.Errorf("repository grant %v, want artifactregistry.writer on %v for %s", push, ri["repositoryId"], buildMember)
+	}
+
+	// Project-wide: the build's log writing, and its read of the staged sources
+	// only (the condition); nothing for the runtime account.
+	projectGrants := map[string]string{}
+	for _, m := range d.byType("gcp:projects/iAMMember:IAMMember") {
+		if m.Inputs["member"] != buildMember || m.Inputs["project"] != "servebench-test" {
+			t.Errorf("project grant %v, want only the build account's, in servebench-test", m.Inputs)
+		}
+		cond := ""
+		if c, ok := m.Inputs["condition"].(map[string]any); ok {
+			cond = fmt.Sprint(c["expression"])
+		}
+		projectGrants[m.Inputs["role"].(string)] = cond
+	}
+	if logs, ok := projectGrants["roles/logging.logWriter"]; len(projectGrants) != 2 || !ok || logs != "" {
+		t.Errorf("project grants %v, want roles/logging.logWriter unconditioned and roles/storage.objectViewer", projectGrants)
+	}
+	if c := projectGrants["roles/storage.objectViewer"]; !strings.Contains(c, `resource.type == "storage.googleapis.com/Object"`) ||
+		!strings.Contains(c, `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")`) || strings.Contains(c, "||") {
+		t.Errorf("the build's project-wide read is conditioned on %q, want the staged-source objects only", c)
+	}
+
+	// Every function: built by the build account into the repository, run as
+	// the runtime account, and created after every grant (destroyed before).
+	var grants []res
+	for _, typ := range []string{"gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:serviceaccount/iAMMember:IAMMember", "gcp:projects/service:Service",
+		"gcp:projects/iAMMember:IAMMember", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"} {
+		grants = append(grants, d.byType(typ)...)
+	}
+	for _, f := range d.byType("gcp:cloudfunctionsv2/function:Function") {
+		if sa := get(t, f.Inputs, "buildConfig", "serviceAccount"); sa != build.ID {
+			t.Errorf("%s builds as %v, want the build account %s", f.Name, sa, build.ID)
+		}
+		if r := get(t, f.Inputs, "buildConfig", "dockerRepository"); r != repo.ID {
+			t.Errorf("%s builds into %v, want the stack's repository %s", f.Name, r, repo.ID)
+		}
+		if sa := get(t, f.Inputs, "serviceConfig", "serviceAccountEmail"); sa != gcpEmail(runtime) {
+			t.Errorf("%s runs as %v, want %s", f.Name, sa, gcpEmail(runtime))
+		}
+		for _, g := range grants {
+			if !slices.ContainsFunc(f.Deps, func(urn string) bool { return strings.HasSuffix(urn, "$"+g.Type+"::"+g.Name) }) {
+				t.Errorf("%s does not depend on %s %s", f.Name, g.Type, g.Name)
+			}
+		}
+	}
+
+	// Nothing public but the invoker grants, and those only when public.
+	publicInvokers := 0
+	for _, r := range d.res {
+		for _, m := range []any{r.Inputs["member"], r.Inputs["members"]} {
+			if !strings.Contains(fmt.Sprint(m), "allUsers") && !strings.Contains(fmt.Sprint(m), "allAuthenticatedUsers") {
+				continue
+			}
+			if r.Type != "gcp:cloudrunv2/serviceIamMember:ServiceIamMember" || m != "allUsers" || r.Inputs["role"] != "roles/run.invoker" {
+				t.Errorf("%s %s grants %v to %v", r.Type, r.Name, r.Inputs["role"], m)
+			}
+			publicInvokers++
+		}
+	}
+	if fns := len(d.byType("gcp:cloudfunctionsv2/function:Function")); public && publicInvokers != fns || !public && publicInvokers != 0 {
+		t.Errorf("%d public invoker grants for %d functions (public %v)", publicInvokers, fns, public)
+	}
 }
 
 // checkImage: the image is built from service/Dockerfile for linux/amd64, for the
@@ -318,6 +483,28 @@ func checkImage(t *testing.T, d deployment, target string) {
 	if r := lp.Rules[0]; r.Selection.CountType != "imageCountMoreThan" || r.Selection.CountNumber != 5 || r.Action.Type != "expire" {
 		t.Errorf("lifecycle rule %+v, want expire beyond 5 images", r)
 	}
+	// Lambda pulls the image itself: the repository policy lets it, so the deployer
+	// needs no ecr:SetRepositoryPolicy. ECS pulls with the execution role: no policy.
+	pulls := d.byType("aws:ecr/repositoryPolicy:RepositoryPolicy")
+	if target != "lambda" {
+		if len(pulls) != 0 {
+			t.Errorf("%d repository policies for target %s, want none", len(pulls), target)
+		}
+		return
+	}
+	if len(pulls) != 1 || pulls[0].Inputs["repository"] != repo["name"] {
+		t.Fatalf("repository policies %v, want one on %v", pulls, repo["name"])
+	}
+	var doc access.Document
+	if err := json.Unmarshal([]byte(pulls[0].Inputs["policy"].(string)), &doc); err != nil || len(doc.Statement) != 1 {
+		t.Fatalf("repository policy %v: %v", pulls[0].Inputs["policy"], err)
+	}
+	st := doc.Statement[0]
+	if st.Effect != "Allow" || st.Principal == nil || st.Principal.Service != "lambda.amazonaws.com" ||
+		!slices.Equal(st.Action, []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}) ||
+		st.Condition["StringLike"]["aws:sourceArn"] != "arn:aws:lambda:us-east-1:"+account+":function:*" || len(st.Condition) != 1 {
+		t.Errorf("repository policy statement %+v", st)
+	}
 }
 
 // checkBuckets: two private, encrypted, force-destroyable buckets; the assets in
@@ -341,9 +528,25 @@ func checkBuckets(t *testing.T, d deployment) {
 		}
 		sse[s.Inputs["bucket"].(string)] = true
 	}
+	// Abandoned multipart uploads are aborted after a day, in every object.
+	aborts := map[string]bool{}
+	for _, l := range d.byType("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2") {
+		rules, _ := l.Inputs["rules"].([]any)
+		if len(rules) != 1 {
+			t.Errorf("%s: rules %v, want one", l.Name, l.Inputs["rules"])
+			continue
+		}
+		r := rules[0].(map[string]any)
+		filter, ok := r["filter"].(map[string]any)
+		if r["status"] != "Enabled" || get(t, r, "abortIncompleteMultipartUpload", "daysAfterInitiation") != 1.0 ||
+			r["prefix"] != nil || !ok || len(filter) != 0 {
+			t.Errorf("%s: rule %v, want abort incomplete uploads after 1 day, empty filter", l.Name, r)
+		}
+		aborts[l.Inputs["bucket"].(string)] = true
+	}
 	for _, b := range []string{in, out} {
-		if !blocks[b] || !sse[b] {
-			t.Errorf("bucket %s: public access blocked %v, encrypted %v", b, blocks[b], sse[b])
+		if !blocks[b] || !sse[b] || !aborts[b] {
+			t.Errorf("bucket %s: public access blocked %v, encrypted %v, incomplete uploads aborted %v", b, blocks[b], sse[b], aborts[b])
 		}
 	}
 	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {

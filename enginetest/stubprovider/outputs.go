@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -319,6 +320,35 @@ var computed = map[string]func(o *out) error{
 		o.set("etag", "BwY"+o.hex("etag", 9))
 		return nil
 	},
+	// An IAM member's id is its resource's, then the role and the member (and
+	// the condition's title), as the provider's iam_member resources set it.
+	"gcp:serviceaccount/iAMMember:IAMMember": func(o *out) error {
+		o.id = iamMemberID(o, o.str("serviceAccountId"))
+		return nil
+	},
+	"gcp:projects/iAMMember:IAMMember": func(o *out) error {
+		o.id = iamMemberID(o, o.p.gcpProject(o.in))
+		return nil
+	},
+	"gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": func(o *out) error {
+		o.id = iamMemberID(o, fmt.Sprintf("projects/%s/locations/%s/repositories/%s", o.p.gcpProject(o.in), o.str("location"), o.str("repository")))
+		return nil
+	},
+	"gcp:projects/service:Service": func(o *out) error {
+		o.id = o.p.gcpProject(o.in) + "/" + o.str("service")
+		o.set("project", o.p.gcpProject(o.in))
+		return nil
+	},
+	"gcp:artifactregistry/repository:Repository": func(o *out) error {
+		project, loc, repo := o.p.gcpProject(o.in), o.str("location"), o.str("repositoryId")
+		o.id = fmt.Sprintf("projects/%s/locations/%s/repositories/%s", project, loc, repo)
+		o.set("name", repo) // the provider's name is the repository id alone
+		o.set("project", project)
+		o.set("mode", "STANDARD_REPOSITORY")
+		o.set("createTime", "2026-11-23T00:00:00.000000Z")
+		o.set("updateTime", "2026-11-23T00:00:00.000000Z")
+		return nil
+	},
 }
 
 // base36 returns n lower-case letters and digits, as API Gateway ids look.
@@ -385,6 +415,16 @@ func gcpFunction(o *out) error {
 	return nil
 }
 
+// iamMemberID is the id of a grant on the resource with id parent.
+func iamMemberID(o *out, parent string) string {
+	o.set("etag", "BwY"+o.hex("etag", 9))
+	id := parent + "/" + o.str("role") + "/" + strings.ToLower(o.str("member"))
+	if v, ok := o.in["condition"]; ok && v.IsObject() {
+		id += "/" + str(v.ObjectValue(), "title")
+	}
+	return id
+}
+
 // gcpProject is the resource's project, else the provider's.
 func (p *Provider) gcpProject(in resource.PropertyMap) string {
 	if s := str(in, "project"); s != "" {
@@ -393,18 +433,86 @@ func (p *Provider) gcpProject(in resource.PropertyMap) string {
 	return p.project
 }
 
+// zone is one availability zone as DescribeAvailabilityZones describes it.
+type zone struct{ name, id, group, zoneType, optIn string }
+
+// availabilityZones answers getAvailabilityZones as for an account that opted in
+// to a Local Zone: DescribeAvailabilityZones lists it with the region's zones
+// unless a filter leaves it out, and the provider sorts by name, which puts it
+// first. It applies the state and the filters DescribeAvailabilityZones has that
+// select on these fields, and refuses others rather than ignore them.
+func (p *Provider) availabilityZones(args resource.PropertyMap) (map[string]any, error) {
+	zones := []zone{{p.region + "-bos-1a", "use1-bos1-az1", p.region + "-bos-1", "local-zone", "opted-in"}}
+	for i, z := range []string{"a", "b", "c"} {
+		zones = append(zones, zone{p.region + z, fmt.Sprintf("use1-az%d", i+1), p.region, "availability-zone", "opt-in-not-required"})
+	}
+	field := map[string]func(zone) string{
+		"zone-name":     func(z zone) string { return z.name },
+		"zone-id":       func(z zone) string { return z.id },
+		"group-name":    func(z zone) string { return z.group },
+		"zone-type":     func(z zone) string { return z.zoneType },
+		"opt-in-status": func(z zone) string { return z.optIn },
+		"state":         func(zone) string { return "available" },
+	}
+	type filter struct {
+		get    func(zone) string
+		values []string
+	}
+	var filters []filter
+	if s := str(args, "state"); s != "" {
+		filters = append(filters, filter{field["state"], []string{s}})
+	}
+	if v, ok := args["filters"]; ok && v.IsArray() {
+		for _, f := range v.ArrayValue() {
+			if !f.IsObject() {
+				return nil, fmt.Errorf("stub provider: getAvailabilityZones filter %v is not an object", f)
+			}
+			name := str(f.ObjectValue(), "name")
+			get, ok := field[name]
+			if !ok {
+				return nil, fmt.Errorf("stub provider: getAvailabilityZones filter %q not supported (add it in enginetest/stubprovider)", name)
+			}
+			var values []string
+			if vs, ok := f.ObjectValue()["values"]; ok && vs.IsArray() {
+				for _, v := range vs.ArrayValue() {
+					if v.IsString() {
+						values = append(values, v.StringValue())
+					}
+				}
+			}
+			filters = append(filters, filter{get, values})
+		}
+	}
+	var names, ids, groups []any
+	seen := map[string]bool{}
+	slices.SortFunc(zones, func(a, b zone) int { return strings.Compare(a.name, b.name) }) // as the provider does
+	for _, z := range zones {
+		keep := true
+		for _, f := range filters {
+			keep = keep && slices.Contains(f.values, f.get(z))
+		}
+		if !keep {
+			continue
+		}
+		names, ids = append(names, z.name), append(ids, z.id)
+		if !seen[z.group] {
+			seen[z.group] = true
+			groups = append(groups, z.group)
+		}
+	}
+	return map[string]any{"id": p.region, "names": names, "zoneIds": ids, "groupNames": groups}, nil
+}
+
 // invoke answers the data sources the program calls; any other is an error that
 // names it, so a new call in the program shows up here first.
 func (p *Provider) invoke(tok string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	var ret map[string]any
 	switch tok {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
-		var names, ids []any
-		for i, z := range []string{"a", "b", "c"} {
-			names = append(names, p.region+z)
-			ids = append(ids, fmt.Sprintf("use1-az%d", i+1))
+		var err error
+		if ret, err = p.availabilityZones(args); err != nil {
+			return nil, err
 		}
-		ret = map[string]any{"id": p.region, "names": names, "zoneIds": ids, "groupNames": []any{p.region}}
 	case "aws:ssm/getParameter:getParameter":
 		name := str(args, "name")
 		if !strings.HasSuffix(name, "/image_id") {

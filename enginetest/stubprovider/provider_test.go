@@ -125,6 +125,50 @@ func TestInvoke(t *testing.T) {
 	}
 }
 
+// An account opted in to a Local Zone: it is listed, first, unless filtered out.
+func TestAvailabilityZones(t *testing.T) {
+	p := New("aws", "6.83.2", "")
+	zones := func(args map[string]any) ([]string, error) {
+		res, err := p.Invoke(context.Background(), &pulumirpc.InvokeRequest{
+			Tok: "aws:index/getAvailabilityZones:getAvailabilityZones", Args: props(t, args),
+		})
+		if err != nil {
+			return nil, err
+		}
+		ret, err := unmarshal(res.GetReturn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, v := range ret["names"].ArrayValue() {
+			names = append(names, v.StringValue())
+		}
+		return names, nil
+	}
+	optIn := func(values ...any) map[string]any {
+		return map[string]any{"state": "available", "filters": []any{map[string]any{"name": "opt-in-status", "values": values}}}
+	}
+	for _, c := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"state": "available"}, "us-east-1-bos-1a us-east-1a us-east-1b us-east-1c"},
+		{optIn("opt-in-not-required"), "us-east-1a us-east-1b us-east-1c"},
+		{optIn("opted-in"), "us-east-1-bos-1a"},
+		{optIn("opt-in-not-required", "opted-in"), "us-east-1-bos-1a us-east-1a us-east-1b us-east-1c"},
+		{map[string]any{"state": "impaired"}, ""},
+	} {
+		got, err := zones(c.args)
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("zones %v = %v, %v; want %s", c.args, got, err, c.want)
+		}
+	}
+	if _, err := zones(map[string]any{"filters": []any{map[string]any{"name": "region-name", "values": []any{"us-east-1"}}}}); err == nil ||
+		!strings.Contains(err.Error(), `"region-name"`) {
+		t.Errorf("an unsupported filter gave %v, want an error naming it", err)
+	}
+}
+
 func TestDockerImageNeedsStage(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM golang:1.26 AS build\nFROM scratch AS server\n"), 0o644); err != nil {

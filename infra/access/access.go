@@ -4,16 +4,26 @@ package access
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Statement is one IAM policy statement.
+// Statement is one IAM policy statement. Principal is set in resource and trust
+// policies only, which leave Resource out (it is the resource the policy is on).
 type Statement struct {
-	Sid      string   `json:"Sid,omitempty"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Sid       string     `json:"Sid,omitempty"`
+	Effect    string     `json:"Effect"`
+	Principal *Principal `json:"Principal,omitempty"`
+	Action    []string   `json:"Action"`
+	Resource  []string   `json:"Resource,omitempty"`
+	// Condition is operator → key → value, e.g. StringLike → aws:sourceArn → pattern.
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
+}
+
+// Principal is an AWS service a resource or trust policy names.
+type Principal struct {
+	Service string `json:"Service"`
 }
 
 // Document is an IAM policy document.
@@ -30,11 +40,13 @@ func JSON(stmts ...Statement) (string, error) {
 
 // Buckets are the statements of a service role: read objects of the input bucket,
 // read, write and delete objects of the output bucket (faces state lives there),
-// and list both so a missing key is a 404, not a 403.
+// and list both so a missing key is a 404, not a 403. s3:AbortMultipartUpload lets
+// the uploader (gocloud's s3blob, multipart for large objects) clean up an upload
+// that failed half-way instead of leaving billed parts behind.
 func Buckets(inputArn, outputArn string) []Statement {
 	return []Statement{
 		{Sid: "ReadInput", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{inputArn + "/*"}},
-		{Sid: "WriteOutput", Effect: "Allow", Action: []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, Resource: []string{outputArn + "/*"}},
+		{Sid: "WriteOutput", Effect: "Allow", Action: []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}, Resource: []string{outputArn + "/*"}},
 		{Sid: "ListBuckets", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{inputArn, outputArn}},
 	}
 }
@@ -62,13 +74,23 @@ func BucketPolicy(inputArn, outputArn pulumi.StringInput, logGroupArn pulumi.Str
 
 // AssumeRole is the trust policy letting one AWS service assume a role.
 func AssumeRole(service string) string {
-	b, _ := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"Service": service},
-			"Action":    "sts:AssumeRole",
-		}},
+	doc, _ := JSON(Statement{Effect: "Allow", Principal: &Principal{Service: service}, Action: []string{"sts:AssumeRole"}})
+	return doc // a Document of plain strings always marshals
+}
+
+// LambdaPull is the ECR repository policy letting Lambda pull an image for the
+// functions of one account and region. Without it Lambda adds such a statement
+// itself when a function is created from the image, which takes
+// ecr:SetRepositoryPolicy, a right a least-privileged deployer lacks (AWS knowledge
+// center "lambda-ecr-image"; Lambda developer guide, "Amazon ECR permissions").
+func LambdaPull(region, account string) (string, error) {
+	return JSON(Statement{
+		Sid:       "LambdaECRImageRetrievalPolicy",
+		Effect:    "Allow",
+		Principal: &Principal{Service: "lambda.amazonaws.com"},
+		Action:    []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
+		Condition: map[string]map[string]string{
+			"StringLike": {"aws:sourceArn": fmt.Sprintf("arn:aws:lambda:%s:%s:function:*", region, account)},
+		},
 	})
-	return string(b)
 }

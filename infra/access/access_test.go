@@ -2,6 +2,8 @@ package access
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -27,14 +29,40 @@ func TestDocuments(t *testing.T) {
 	if d.Statement[3].Resource[0] != "arn:aws:logs:r:1:log-group:g:*" {
 		t.Errorf("logs resource %v", d.Statement[3].Resource)
 	}
-	var trust struct {
-		Statement []struct {
-			Action    string
-			Principal struct{ Service string }
-		}
+	if w := d.Statement[1]; !slices.Equal(w.Resource, []string{"arn:aws:s3:::out/*"}) || !slices.Contains(w.Action, "s3:AbortMultipartUpload") {
+		t.Errorf("output statement %+v: a failed multipart upload cannot be aborted", w)
 	}
-	if err := json.Unmarshal([]byte(AssumeRole("lambda.amazonaws.com")), &trust); err != nil ||
-		trust.Statement[0].Principal.Service != "lambda.amazonaws.com" || trust.Statement[0].Action != "sts:AssumeRole" {
-		t.Errorf("trust policy %+v, %v", trust, err)
+	var trust Document
+	if err := json.Unmarshal([]byte(AssumeRole("lambda.amazonaws.com")), &trust); err != nil || len(trust.Statement) != 1 {
+		t.Fatalf("trust policy %+v, %v", trust, err)
+	}
+	if s := trust.Statement[0]; s.Principal == nil || s.Principal.Service != "lambda.amazonaws.com" ||
+		!slices.Equal(s.Action, []string{"sts:AssumeRole"}) || s.Resource != nil || s.Effect != "Allow" {
+		t.Errorf("trust statement %+v", s)
+	}
+}
+
+// The repository policy Lambda needs to pull an image, as the Lambda developer
+// guide gives it: the service principal, the two read actions, and the source
+// restricted to the account's functions in the region.
+func TestLambdaPull(t *testing.T) {
+	doc, err := LambdaPull("eu-west-1", "123456789012")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Document
+	if err := json.Unmarshal([]byte(doc), &d); err != nil || d.Version != "2012-10-17" || len(d.Statement) != 1 {
+		t.Fatalf("document %s: %v", doc, err)
+	}
+	s := d.Statement[0]
+	if s.Effect != "Allow" || s.Principal == nil || s.Principal.Service != "lambda.amazonaws.com" || s.Resource != nil {
+		t.Errorf("statement %+v", s)
+	}
+	if !slices.Equal(s.Action, []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}) {
+		t.Errorf("actions %v", s.Action)
+	}
+	want := map[string]map[string]string{"StringLike": {"aws:sourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:*"}}
+	if fmt.Sprint(s.Condition) != fmt.Sprint(want) {
+		t.Errorf("condition %v, want %v", s.Condition, want)
 	}
 }

@@ -3,10 +3,22 @@
 // task definition and service behind an application load balancer, and target
 // tracking on the service's CPU.
 //
-// Destroy must not hang: the group does not protect instances from scale-in and the
-// capacity provider does not manage termination protection (so deleting it does not
-// wait on protected instances), the group and the service are force-deleted, and the
-// target group drains for seconds, not the default five minutes.
+// Scale-in must not stop a task in the middle of a measurement (a restart is a cold
+// start and a model reload): the group launches its instances protected from
+// scale-in and the capacity provider manages termination protection, so only
+// instances without a task are terminated.
+//
+// Destroy must not hang on that protection, nor on a service left draining:
+//   - the delete order is the dependency order: the service first (force-deleted,
+//     so its running tasks do not hold it), then the cluster's capacity providers,
+//     then the capacity provider (ECS deletes only one no cluster or service uses),
+//     then the group, force-deleted: AWS terminates its instances, protected or
+//     not, without the provider's drain, which would wait on the protection;
+//   - while the service drains, the instances keep what their agents need: the
+//     service depends on every role policy (pulumi-aws ecs.Service: "the policy may
+//     be destroyed too soon and the ECS service will then get stuck in the
+//     DRAINING state") and, through the subnets, on the route to the internet;
+//   - the target group drains for seconds, not the default five minutes.
 package ecs
 
 import (
@@ -45,6 +57,11 @@ const (
 	DefaultHealthCheckPath  = "/healthz"
 	DefaultIngressCIDR      = "0.0.0.0/0" // the study's endpoint was public
 	DefaultDeregistration   = 10          // seconds: short, so destroy and scale-in do not wait 300 s
+	// SteadyStateTimeout bounds how long `up` waits for the service to run its
+	// tasks: an instance takes a few minutes to launch, register and pull the
+	// image; past this something is wrong (no instance registers, the task does
+	// not start) and `up` fails instead of leaving a service with nothing running.
+	SteadyStateTimeout = "10m"
 	// AMIParameter is the SSM parameter holding the current ECS-optimized Amazon
 	// Linux 2023 AMI.
 	AMIParameter = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
@@ -191,7 +208,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 
 	// Instances: ECS-optimized AL2023 from its SSM parameter, joined to the cluster.
-	instRole, err := newRole(ctx, name+"-instance", n.Name("ecs-instance", naming.MaxIAMRole), "ec2.amazonaws.com",
+	instRole, instPolicy, err := newRole(ctx, name+"-instance", n.Name("ecs-instance", naming.MaxIAMRole), "ec2.amazonaws.com",
 		"arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role", parent)
 	if err != nil {
 		return nil, err
@@ -205,16 +222,25 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{Name: pulumi.String(AMIParameter)}, parent)
 	lt, err := ec2.NewLaunchTemplate(ctx, name+"-instances", &ec2.LaunchTemplateArgs{
-		NamePrefix:          pulumi.String(n.Name("ecs-", 100)),
-		ImageId:             ami.InsecureValue(),
-		InstanceType:        pulumi.String(a.InstanceType),
-		IamInstanceProfile:  &ec2.LaunchTemplateIamInstanceProfileArgs{Arn: profile.Arn},
-		VpcSecurityGroupIds: pulumi.StringArray{instSG.ID()},
+		NamePrefix:         pulumi.String(n.Name("ecs-", 100)),
+		ImageId:            ami.InsecureValue(),
+		InstanceType:       pulumi.String(a.InstanceType),
+		IamInstanceProfile: &ec2.LaunchTemplateIamInstanceProfileArgs{Arn: profile.Arn},
+		// A public address whatever the subnet's own setting: existing subnets
+		// (servebench:subnetIds) may not assign one, and without it (and no NAT)
+		// the agent never reaches ECS, so no instance registers. The security
+		// group moves onto the interface: EC2 takes groups in one place only.
+		NetworkInterfaces: ec2.LaunchTemplateNetworkInterfaceArray{&ec2.LaunchTemplateNetworkInterfaceArgs{
+			DeviceIndex:              pulumi.Int(0),
+			AssociatePublicIpAddress: pulumi.String("true"),
+			DeleteOnTermination:      pulumi.String("true"),
+			SecurityGroups:           pulumi.StringArray{instSG.ID()},
+		}},
 		UserData: cluster.Name.ApplyT(func(cn string) string {
 			return base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\necho ECS_CLUSTER=" + cn + " >> /etc/ecs/ecs.config\n"))
 		}).(pulumi.StringOutput),
 		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{HttpTokens: pulumi.String("required")},
-	}, parent)
+	}, parent, pulumi.DependsOn([]pulumi.Resource{instPolicy})) // the agent registers with the role's policy
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +250,8 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		MaxSize:            pulumi.Int(a.MaxSize),
 		VpcZoneIdentifiers: a.SubnetIDs,
 		LaunchTemplate:     &autoscaling.GroupLaunchTemplateArgs{Id: lt.ID(), Version: pulumi.String("$Latest")},
-		ProtectFromScaleIn: pulumi.Bool(false),
-		ForceDelete:        pulumi.Bool(true),
+		ProtectFromScaleIn: pulumi.Bool(true), // what managed termination protection requires
+		ForceDelete:        pulumi.Bool(true), // terminate even protected instances, without draining
 		HealthCheckType:    pulumi.String("EC2"),
 		Tags: autoscaling.GroupTagArray{&autoscaling.GroupTagArgs{
 			Key: pulumi.String("AmazonECSManaged"), Value: pulumi.String("true"), PropagateAtLaunch: pulumi.Bool(true),
@@ -238,7 +264,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		Name: pulumi.String(n.Name("cp", 255)),
 		AutoScalingGroupProvider: &ecs.CapacityProviderAutoScalingGroupProviderArgs{
 			AutoScalingGroupArn:          asg.Arn,
-			ManagedTerminationProtection: pulumi.String("DISABLED"),
+			ManagedTerminationProtection: pulumi.String("ENABLED"),
 			ManagedScaling: &ecs.CapacityProviderAutoScalingGroupProviderManagedScalingArgs{
 				Status:                 pulumi.String("ENABLED"),
 				TargetCapacity:         pulumi.Int(100),
@@ -311,19 +337,20 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	execRole, err := newRole(ctx, name+"-execution", n.Name("ecs-execution", naming.MaxIAMRole), "ecs-tasks.amazonaws.com",
+	execRole, execPolicy, err := newRole(ctx, name+"-execution", n.Name("ecs-execution", naming.MaxIAMRole), "ecs-tasks.amazonaws.com",
 		"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy", parent)
 	if err != nil {
 		return nil, err
 	}
-	taskRole, err := newRole(ctx, name+"-task", n.Name("ecs-task", naming.MaxIAMRole), "ecs-tasks.amazonaws.com", "", parent)
+	taskRole, _, err := newRole(ctx, name+"-task", n.Name("ecs-task", naming.MaxIAMRole), "ecs-tasks.amazonaws.com", "", parent)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-task-buckets", &iam.RolePolicyArgs{
+	taskPolicy, err := iam.NewRolePolicy(ctx, name+"-task-buckets", &iam.RolePolicyArgs{
 		Role:   taskRole.Name,
 		Policy: access.BucketPolicy(a.InputBucketArn, a.OutputBucketArn, nil),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
 	containers := pulumi.All(a.ImageURI, a.Env.ToStringMapOutput(), logs.Name).ApplyT(func(v []any) (string, error) {
@@ -355,8 +382,15 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		}},
 		HealthCheckGracePeriodSeconds: pulumi.Int(60),
 		ForceDelete:                   pulumi.Bool(true), // delete even with running tasks
-		WaitForSteadyState:            pulumi.Bool(false),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{listener, ccp}),
+		// `up` returns once the tasks run, or fails saying the service did not
+		// get there, rather than succeeding with nothing to measure.
+		WaitForSteadyState: pulumi.Bool(true),
+	}, parent,
+		// Created after, and deleted before, the listener, the cluster's capacity
+		// providers and every policy its instances and tasks act with: a service
+		// drains on delete, and its agents and tasks need them until it is gone.
+		pulumi.DependsOn([]pulumi.Resource{listener, ccp, instPolicy, execPolicy, taskPolicy}),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: SteadyStateTimeout, Update: SteadyStateTimeout}),
 		pulumi.IgnoreChanges([]string{"desiredCount"})) // the scaling policy owns it
 	if err != nil {
 		return nil, err
@@ -412,23 +446,21 @@ func allEgress() ec2.SecurityGroupEgressArray {
 	}}
 }
 
-// newRole creates a role a service may assume, with an optional managed policy.
-func newRole(ctx *pulumi.Context, name, roleName, service, managed string, opts ...pulumi.ResourceOption) (*iam.Role, error) {
+// newRole creates a role a service may assume, with an optional managed policy,
+// and returns the policy's attachment (nil without one) for what acts as the role
+// to depend on: the role alone grants nothing.
+func newRole(ctx *pulumi.Context, name, roleName, service, managed string, opts ...pulumi.ResourceOption) (*iam.Role, *iam.RolePolicyAttachment, error) {
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Name:             pulumi.String(roleName),
 		AssumeRolePolicy: pulumi.String(access.AssumeRole(service)),
 	}, opts...)
-	if err != nil {
-		return nil, err
+	if err != nil || managed == "" {
+		return role, nil, err
 	}
-	if managed != "" {
-		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-managed", &iam.RolePolicyAttachmentArgs{
-			Role: role.Name, PolicyArn: pulumi.String(managed),
-		}, opts...); err != nil {
-			return nil, err
-		}
-	}
-	return role, nil
+	attachment, err := iam.NewRolePolicyAttachment(ctx, name+"-managed", &iam.RolePolicyAttachmentArgs{
+		Role: role.Name, PolicyArn: pulumi.String(managed),
+	}, opts...)
+	return role, attachment, err
 }
 
 // containerDefinitions renders the task's one container.

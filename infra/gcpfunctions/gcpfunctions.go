@@ -1,7 +1,9 @@
 // Package gcpfunctions stands up the service on Google Cloud Functions (2nd gen):
 // its own input and output buckets filled from the assets directory, the service
-// module's source uploaded as an archive, a service account whose storage rights
-// cover only those buckets, and one function per entry point and memory size.
+// module's source uploaded as an archive, an Artifact Registry repository the
+// builds push to (so destroy leaves no image behind), a build service account and
+// a runtime service account each granted only what its step needs, and one
+// function per entry point and memory size.
 package gcpfunctions
 
 import (
@@ -15,8 +17,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/artifactregistry"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudfunctionsv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	gcs "github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -37,6 +41,17 @@ const (
 	// DefaultMaxInstances bounds what a caller can run up.
 	DefaultPublic = true
 )
+
+// Build images: the cleanup policy deletes those older than a day, but keeps
+// each function's newest ones (the one it runs and the one before).
+const (
+	keepImages     = 2
+	deleteImagesAt = "86400s"
+)
+
+// signAPI is the API the runtime account signs URLs through: on Cloud Run there
+// is no private key, so gocloud's gcsblob calls IAM Credentials signBlob.
+const signAPI = "iamcredentials.googleapis.com"
 
 // EntryPoints are the functions the service module registers with
 // functions-framework-go.
@@ -69,11 +84,13 @@ type FunctionsArgs struct {
 type Functions struct {
 	pulumi.ResourceState
 
-	InputBucket    pulumi.StringOutput    `pulumi:"inputBucket"`
-	OutputBucket   pulumi.StringOutput    `pulumi:"outputBucket"`
-	ServiceAccount pulumi.StringOutput    `pulumi:"serviceAccount"`
-	FunctionNames  pulumi.StringMapOutput `pulumi:"functionNames"` // key: entry-memory, e.g. predict-1024
-	URLs           pulumi.StringMapOutput `pulumi:"urls"`
+	InputBucket         pulumi.StringOutput    `pulumi:"inputBucket"`
+	OutputBucket        pulumi.StringOutput    `pulumi:"outputBucket"`
+	ServiceAccount      pulumi.StringOutput    `pulumi:"serviceAccount"`
+	BuildServiceAccount pulumi.StringOutput    `pulumi:"buildServiceAccount"`
+	Repository          pulumi.StringOutput    `pulumi:"repository"`    // projects/P/locations/L/repositories/R
+	FunctionNames       pulumi.StringMapOutput `pulumi:"functionNames"` // key: entry-memory, e.g. predict-1024
+	URLs                pulumi.StringMapOutput `pulumi:"urls"`
 }
 
 // Key names one function: its entry point and memory size.
@@ -81,7 +98,8 @@ func Key(entry string, memoryMB int) string {
 	return fmt.Sprintf("%s-%d", strings.ReplaceAll(entry, "_", "-"), memoryMB)
 }
 
-// NewFunctions creates the buckets, the source archive, the account and the functions.
+// NewFunctions creates the buckets and uploads, the image repository, the two
+// accounts and their grants, and the functions.
 func NewFunctions(ctx *pulumi.Context, name string, args *FunctionsArgs, opts ...pulumi.ResourceOption) (*Functions, error) {
 	a := *args
 	if a.Region == "" {
@@ -105,75 +123,229 @@ func NewFunctions(ctx *pulumi.Context, name string, args *FunctionsArgs, opts ..
 	if a.Project == "" {
 		return nil, fmt.Errorf("gcp functions %s: Project is required", name)
 	}
-	source, digest, err := SourceArchive(a.SourceDir)
-	if err != nil {
-		return nil, fmt.Errorf("gcp functions %s: %w", name, err)
-	}
 	c := &Functions{}
 	if err := ctx.RegisterComponentResource("servebench:infra:GcpFunctions", name, c, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
+	b, err := newBuckets(ctx, name, a, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcp functions %s: %w", name, err)
+	}
+	repo, err := newRepository(ctx, name, a, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcp functions %s: %w", name, err)
+	}
+	ids, err := newIdentities(ctx, name, a, b, repo, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcp functions %s: %w", name, err)
+	}
+	names, urls, err := newFunctionSet(ctx, name, a, b, repo, ids, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcp functions %s: %w", name, err)
+	}
 
-	in, err := newBucket(ctx, name+"-input", a.InputName, a, parent)
+	c.InputBucket, c.OutputBucket = b.in.Name, b.out.Name
+	c.ServiceAccount, c.BuildServiceAccount = ids.runtime.Email, ids.build.Email
+	c.Repository = repo.ID().ToStringOutput()
+	c.FunctionNames = names.ToStringMapOutput()
+	c.URLs = urls.ToStringMapOutput()
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"inputBucket": c.InputBucket, "outputBucket": c.OutputBucket, "serviceAccount": c.ServiceAccount,
+		"buildServiceAccount": c.BuildServiceAccount, "repository": c.Repository,
+		"functionNames": c.FunctionNames, "urls": c.URLs,
+	})
+}
+
+// buckets are the input, output and source buckets and the source archive.
+type buckets struct {
+	in, out, src *gcs.Bucket
+	archive      *gcs.BucketObject
+}
+
+// newBuckets creates the three buckets, fills the input bucket and uploads the
+// service source.
+func newBuckets(ctx *pulumi.Context, name string, a FunctionsArgs, opts ...pulumi.ResourceOption) (*buckets, error) {
+	source, digest, err := SourceArchive(a.SourceDir)
 	if err != nil {
 		return nil, err
 	}
-	out, err := newBucket(ctx, name+"-output", a.OutputName, a, parent)
-	if err != nil {
-		return nil, err
-	}
-	src, err := newBucket(ctx, name+"-source", "", a, parent)
-	if err != nil {
-		return nil, err
+	var b buckets
+	for _, x := range []struct {
+		into        **gcs.Bucket
+		suffix, set string
+	}{{&b.in, "-input", a.InputName}, {&b.out, "-output", a.OutputName}, {&b.src, "-source", ""}} {
+		if *x.into, err = newBucket(ctx, name+x.suffix, x.set, a, opts...); err != nil {
+			return nil, err
+		}
 	}
 	for _, o := range a.Objects {
 		if _, err := gcs.NewBucketObject(ctx, name+"-"+storage.LogicalName(o.Key), &gcs.BucketObjectArgs{
-			Bucket:      in.Name,
+			Bucket:      b.in.Name,
 			Name:        pulumi.String(o.Key),
 			Source:      o.Source,
 			ContentType: pulumi.String(o.ContentType),
-		}, parent); err != nil {
+		}, opts...); err != nil {
 			return nil, err
 		}
 	}
 	// The object name carries the source digest, so a changed service redeploys.
-	archive, err := gcs.NewBucketObject(ctx, name+"-source-archive", &gcs.BucketObjectArgs{
-		Bucket: src.Name,
+	b.archive, err = gcs.NewBucketObject(ctx, name+"-source-archive", &gcs.BucketObjectArgs{
+		Bucket: b.src.Name,
 		Name:   pulumi.String("service-" + digest[:16] + ".zip"),
 		Source: source,
-	}, parent)
+	}, opts...)
 	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// newRepository is the Docker repository the builds push to. Without one, the
+// images go to the service-created gcf-artifacts repository, which outlives the
+// stack; deleting a repository deletes the images in it.
+func newRepository(ctx *pulumi.Context, name string, a FunctionsArgs, opts ...pulumi.ResourceOption) (*artifactregistry.Repository, error) {
+	return artifactregistry.NewRepository(ctx, name+"-images", &artifactregistry.RepositoryArgs{
+		Project:      pulumi.String(a.Project),
+		Location:     pulumi.String(a.Region),
+		RepositoryId: pulumi.String(a.Namer.Name("gcf", naming.MaxArtifactRepo)),
+		Format:       pulumi.String("DOCKER"),
+		Description:  pulumi.String("servebench function images " + a.Namer.Base),
+		// Every redeploy pushes a new image per function; only recent ones are kept.
+		CleanupPolicyDryRun: pulumi.Bool(false),
+		CleanupPolicies: artifactregistry.RepositoryCleanupPolicyArray{
+			&artifactregistry.RepositoryCleanupPolicyArgs{
+				Id:        pulumi.String("delete-old"),
+				Action:    pulumi.String("DELETE"),
+				Condition: &artifactregistry.RepositoryCleanupPolicyConditionArgs{TagState: pulumi.String("ANY"), OlderThan: pulumi.String(deleteImagesAt)},
+			},
+			&artifactregistry.RepositoryCleanupPolicyArgs{
+				Id:                 pulumi.String("keep-recent"),
+				Action:             pulumi.String("KEEP"),
+				MostRecentVersions: &artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs{KeepCount: pulumi.Int(keepImages)},
+			},
+		},
+	}, opts...)
+}
+
+// identities are the accounts the functions build and run as, and every grant
+// that must exist before a function is built or serves: the functions depend on
+// grants, so destroy removes the grants only after the functions.
+type identities struct {
+	runtime, build *serviceaccount.Account
+	grants         []pulumi.Resource
+}
+
+// newIdentities creates the runtime and build accounts and grants each what its
+// step needs. The build grants follow the Cloud Functions build guide ("Secure
+// your build with a custom service account"): projects created since July 2024
+// build as a default account that lacks them.
+func newIdentities(ctx *pulumi.Context, name string, a FunctionsArgs, b *buckets, repo *artifactregistry.Repository, opts ...pulumi.ResourceOption) (*identities, error) {
+	ids := &identities{}
+	keep := func(r pulumi.Resource, err error) error {
+		if err == nil {
+			ids.grants = append(ids.grants, r)
+		}
+		return err
+	}
+	account := func(suffix, part, what string) (*serviceaccount.Account, pulumi.StringOutput, error) {
+		sa, err := serviceaccount.NewAccount(ctx, name+suffix, &serviceaccount.AccountArgs{
+			Project:     pulumi.String(a.Project),
+			AccountId:   pulumi.String(a.Namer.Name(part, naming.MaxServiceAcct)),
+			DisplayName: pulumi.String("servebench " + what + " " + a.Namer.Base),
+		}, opts...)
+		if err != nil {
+			return nil, pulumi.StringOutput{}, err
+		}
+		return sa, pulumi.Sprintf("serviceAccount:%s", sa.Email), nil
+	}
+	var runtimeMember, buildMember pulumi.StringOutput
+	var err error
+	if ids.runtime, runtimeMember, err = account("-sa", "fn", "functions"); err != nil {
+		return nil, err
+	}
+	if ids.build, buildMember, err = account("-build-sa", "build", "function builds"); err != nil {
 		return nil, err
 	}
 
-	sa, err := serviceaccount.NewAccount(ctx, name+"-sa", &serviceaccount.AccountArgs{
-		Project:     pulumi.String(a.Project),
-		AccountId:   pulumi.String(a.Namer.Name("fn", naming.MaxServiceAcct)),
-		DisplayName: pulumi.String("servebench functions " + a.Namer.Base),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	member := pulumi.Sprintf("serviceAccount:%s", sa.Email)
 	for _, g := range []struct {
 		suffix string
 		bucket pulumi.StringOutput
 		role   string
+		member pulumi.StringOutput
 	}{
-		{"-sa-read-input", in.Name, "roles/storage.objectViewer"},  // read and list
-		{"-sa-write-output", out.Name, "roles/storage.objectUser"}, // read, write, delete, list; no IAM
+		{"-sa-read-input", b.in.Name, "roles/storage.objectViewer", runtimeMember},    // read and list
+		{"-sa-write-output", b.out.Name, "roles/storage.objectUser", runtimeMember},   // read, write, delete, list; no IAM
+		{"-build-read-source", b.src.Name, "roles/storage.objectViewer", buildMember}, // the uploaded archive
 	} {
-		if _, err := gcs.NewBucketIAMMember(ctx, name+g.suffix, &gcs.BucketIAMMemberArgs{
-			Bucket: g.bucket, Role: pulumi.String(g.role), Member: member,
-		}, parent); err != nil {
+		if err := keep(gcs.NewBucketIAMMember(ctx, name+g.suffix, &gcs.BucketIAMMemberArgs{
+			Bucket: g.bucket, Role: pulumi.String(g.role), Member: g.member,
+		}, opts...)); err != nil {
 			return nil, err
 		}
 	}
 
+	// Signing a URL without a private key: the runtime account calls signBlob
+	// on itself, which takes the token creator role on the account and the API.
+	if err := keep(serviceaccount.NewIAMMember(ctx, name+"-sa-sign", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: ids.runtime.ID().ToStringOutput(),
+		Role:             pulumi.String("roles/iam.serviceAccountTokenCreator"),
+		Member:           runtimeMember,
+	}, opts...)); err != nil {
+		return nil, err
+	}
+	// Left enabled on destroy: other things in the project may sign through it.
+	if err := keep(projects.NewService(ctx, name+"-sign-api", &projects.ServiceArgs{
+		Project:          pulumi.String(a.Project),
+		Service:          pulumi.String(signAPI),
+		DisableOnDestroy: pulumi.Bool(false),
+	}, opts...)); err != nil {
+		return nil, err
+	}
+
+	// The build writes its logs, pushes to this stack's repository only, and
+	// fetches the source from the bucket Cloud Functions stages it in
+	// (gcf-v2-sources-PROJECT_NUMBER-REGION: the service creates it, so the grant
+	// is on the project, with a condition on that bucket's name).
+	if err := keep(projects.NewIAMMember(ctx, name+"-build-logs", &projects.IAMMemberArgs{
+		Project: pulumi.String(a.Project), Role: pulumi.String("roles/logging.logWriter"), Member: buildMember,
+	}, opts...)); err != nil {
+		return nil, err
+	}
+	if err := keep(artifactregistry.NewRepositoryIamMember(ctx, name+"-build-push", &artifactregistry.RepositoryIamMemberArgs{
+		Project: pulumi.String(a.Project), Location: repo.Location, Repository: repo.RepositoryId,
+		Role: pulumi.String("roles/artifactregistry.writer"), Member: buildMember,
+	}, opts...)); err != nil {
+		return nil, err
+	}
+	if err := keep(projects.NewIAMMember(ctx, name+"-build-read-staged", &projects.IAMMemberArgs{
+		Project: pulumi.String(a.Project), Role: pulumi.String("roles/storage.objectViewer"), Member: buildMember,
+		Condition: &projects.IAMMemberConditionArgs{
+			Title:      pulumi.String("gcf-v2-sources"),
+			Expression: pulumi.String(stagedSourceCondition),
+		},
+	}, opts...)); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// stagedSourceCondition limits the build account's project-wide read to the
+// objects in the buckets Cloud Functions stages function sources in.
+const stagedSourceCondition = `resource.type == "storage.googleapis.com/Object" && resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")`
+
+// newFunctionSet creates one function per memory size and entry point, built by
+// the build account into the repository, run as the runtime account, after every
+// grant; and its invoker grants.
+func newFunctionSet(ctx *pulumi.Context, name string, a FunctionsArgs, b *buckets, repo *artifactregistry.Repository, ids *identities, opts ...pulumi.ResourceOption) (pulumi.StringMap, pulumi.StringMap, error) {
+	invokers := a.Invokers
+	if a.Public {
+		invokers = append([]string{"allUsers"}, invokers...)
+	}
+	fnOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DependsOn(ids.grants))
 	names, urls := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, mem := range a.MemoriesMB {
-		env := serviceenv.Env{Scheme: "gs", Backend: "gomlx", Platform: "cloudfunctions", MemoryMB: mem}.Vars(in.Name, out.Name)
+		env := serviceenv.Env{Scheme: "gs", Backend: "gomlx", Platform: "cloudfunctions", MemoryMB: mem}.Vars(b.in.Name, b.out.Name)
 		for _, entry := range a.EntryPoints {
 			key := Key(entry, mem)
 			fn, err := cloudfunctionsv2.NewFunction(ctx, name+"-"+key, &cloudfunctionsv2.FunctionArgs{
@@ -185,26 +357,25 @@ func NewFunctions(ctx *pulumi.Context, name string, args *FunctionsArgs, opts ..
 					EntryPoint: pulumi.String(entry),
 					Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
 						StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
-							Bucket: src.Name, Object: archive.Name,
+							Bucket: b.src.Name, Object: b.archive.Name,
 						},
 					},
+					// Both as projects/P/...: the account's and the repository's ids.
+					ServiceAccount:   ids.build.ID().ToStringOutput(),
+					DockerRepository: repo.ID().ToStringOutput(),
 				},
 				ServiceConfig: &cloudfunctionsv2.FunctionServiceConfigArgs{
 					AvailableMemory:               pulumi.String(Memory(mem)),
 					TimeoutSeconds:                pulumi.Int(a.TimeoutSeconds),
 					MaxInstanceCount:              pulumi.Int(a.MaxInstances),
 					MaxInstanceRequestConcurrency: pulumi.Int(1), // one request per instance, as gen1 did
-					ServiceAccountEmail:           sa.Email,
+					ServiceAccountEmail:           ids.runtime.Email,
 					IngressSettings:               pulumi.String("ALLOW_ALL"),
 					EnvironmentVariables:          env,
 				},
-			}, parent)
+			}, fnOpts...)
 			if err != nil {
-				return nil, err
-			}
-			invokers := a.Invokers
-			if a.Public {
-				invokers = append([]string{"allUsers"}, invokers...)
+				return nil, nil, err
 			}
 			for i, who := range invokers {
 				if _, err := cloudrunv2.NewServiceIamMember(ctx, fmt.Sprintf("%s-%s-invoker-%d", name, key, i), &cloudrunv2.ServiceIamMemberArgs{
@@ -213,23 +384,15 @@ func NewFunctions(ctx *pulumi.Context, name string, args *FunctionsArgs, opts ..
 					Name:     fn.ServiceConfig.Service().Elem(),
 					Role:     pulumi.String("roles/run.invoker"),
 					Member:   pulumi.String(who),
-				}, parent); err != nil {
-					return nil, err
+				}, opts...); err != nil {
+					return nil, nil, err
 				}
 			}
 			names[key] = fn.Name
 			urls[key] = fn.Url
 		}
 	}
-
-	c.InputBucket, c.OutputBucket = in.Name, out.Name
-	c.ServiceAccount = sa.Email
-	c.FunctionNames = names.ToStringMapOutput()
-	c.URLs = urls.ToStringMapOutput()
-	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"inputBucket": c.InputBucket, "outputBucket": c.OutputBucket, "serviceAccount": c.ServiceAccount,
-		"functionNames": c.FunctionNames, "urls": c.URLs,
-	})
+	return names, urls, nil
 }
 
 // newBucket creates a private, destroyable bucket (GCS always encrypts at rest).

@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servebench/servebench/infra/access"
 )
 
 // Defaults filled in by NewImage.
@@ -26,6 +28,11 @@ type ImageArgs struct {
 	Target         string // Dockerfile target: "server" or "lambda"
 	Platform       string // default linux/amd64
 	KeepImages     int    // lifecycle rule: images kept; default 5
+	// LambdaRegion, when set, adds a repository policy letting the account's Lambda
+	// functions in that region pull the image (see access.LambdaPull), and ImageURI
+	// waits for it, so a function made from ImageURI is created after the policy and
+	// deleted before it.
+	LambdaRegion string
 }
 
 // Image is an ECR repository and the image built and pushed into it.
@@ -83,6 +90,10 @@ func NewImage(ctx *pulumi.Context, name string, args *ImageArgs, opts ...pulumi.
 	}, pulumi.Parent(c))
 	img, err := docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
 		ImageName: pulumi.Sprintf("%s:%s", repo.RepositoryUrl, a.Target),
+		// One platform and no attestations, as Lambda wants a single image manifest,
+		// not an index: pulumi-docker v4 builds through the Engine API, which asks for
+		// no attestations, and pushes what the daemon stored (an index under the
+		// containerd image store; see the README).
 		Build: &docker.DockerBuildArgs{
 			Context:    pulumi.String(a.Context),
 			Dockerfile: pulumi.String(a.Dockerfile),
@@ -101,6 +112,19 @@ func NewImage(ctx *pulumi.Context, name string, args *ImageArgs, opts ...pulumi.
 	c.RepositoryName = repo.Name
 	c.RepositoryURL = repo.RepositoryUrl
 	c.ImageURI = img.RepoDigest
+	if a.LambdaRegion != "" {
+		pull, err := ecr.NewRepositoryPolicy(ctx, name+"-lambda-pull", &ecr.RepositoryPolicyArgs{
+			Repository: repo.Name,
+			// The registry id is the account id.
+			Policy: repo.RegistryId.ApplyT(func(account string) (string, error) {
+				return access.LambdaPull(a.LambdaRegion, account)
+			}).(pulumi.StringOutput),
+		}, pulumi.Parent(c))
+		if err != nil {
+			return nil, err
+		}
+		c.ImageURI = pulumi.All(img.RepoDigest, pull.ID()).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	}
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"repositoryName": c.RepositoryName, "repositoryUrl": c.RepositoryURL, "imageUri": c.ImageURI,
 	})

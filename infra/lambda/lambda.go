@@ -5,6 +5,8 @@ package lambda
 
 import (
 	"fmt"
+	"maps"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/servebench/servebench/infra/access"
 	"github.com/servebench/servebench/infra/naming"
+	"github.com/servebench/servebench/infra/serviceenv"
 )
 
 // Defaults filled in by NewFunction (the original study's deployment).
@@ -27,7 +30,21 @@ const (
 	// MaxIntegrationTimeoutSeconds is the most an API Gateway HTTP API waits for
 	// an integration; a longer Lambda timeout would only be cut at the gateway.
 	MaxIntegrationTimeoutSeconds = 30
+	// DeadlineMargin is how much sooner than the function's timeout the service's
+	// own request deadline falls: time to write its 504 and for the answer to cross
+	// the Runtime API and the gateway, whose 30 s count from the gateway's side.
+	DeadlineMargin = 3 * time.Second
+	// MinTimeoutSeconds is the shortest function timeout that leaves the service a
+	// request deadline of one second, the least it accepts, after DeadlineMargin.
+	MinTimeoutSeconds = int((time.Second + DeadlineMargin) / time.Second)
 )
+
+// RequestTimeout is the service's request deadline in a function of the given
+// timeout: DeadlineMargin short of it, so a request near the limit gets the
+// service's JSON 504 instead of the gateway's 503 or Lambda's timeout.
+func RequestTimeout(timeoutSeconds int) time.Duration {
+	return time.Duration(timeoutSeconds)*time.Second - DeadlineMargin
+}
 
 // Routes are the service's routes on the HTTP API, all to the one function.
 var Routes = []string{"POST /predict", "ANY /faces/{proxy+}", "GET /healthz"}
@@ -85,6 +102,14 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	if a.TimeoutSeconds > MaxIntegrationTimeoutSeconds {
 		return nil, fmt.Errorf("lambda %s: timeout %d s is above the %d s an API Gateway HTTP API waits", name, a.TimeoutSeconds, MaxIntegrationTimeoutSeconds)
 	}
+	if a.TimeoutSeconds < MinTimeoutSeconds {
+		return nil, fmt.Errorf("lambda %s: timeout %d s is below %d s, which leaves the service a second for a request after the %v margin", name, a.TimeoutSeconds, MinTimeoutSeconds, DeadlineMargin)
+	}
+	env := maps.Clone(a.Env)
+	if env == nil {
+		env = pulumi.StringMap{}
+	}
+	env[serviceenv.EnvRequestTimeout] = pulumi.String(RequestTimeout(a.TimeoutSeconds).String())
 	c := &Function{}
 	if err := ctx.RegisterComponentResource("servebench:infra:LambdaFunction", name, c, opts...); err != nil {
 		return nil, err
@@ -123,7 +148,7 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 		MemorySize:    pulumi.Int(a.MemoryMB),
 		Timeout:       pulumi.Int(a.TimeoutSeconds),
 		Architectures: pulumi.StringArray{pulumi.String(a.Architecture)},
-		Environment:   &awslambda.FunctionEnvironmentArgs{Variables: a.Env},
+		Environment:   &awslambda.FunctionEnvironmentArgs{Variables: env},
 	}
 	if a.ReservedConcurrency != nil {
 		fnArgs.ReservedConcurrentExecutions = pulumi.Int(*a.ReservedConcurrency)

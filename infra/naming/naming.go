@@ -20,6 +20,7 @@ const (
 	MaxGCSBucket    = 63
 	MaxGCPFunction  = 63
 	MaxServiceAcct  = 30 // GCP service account id
+	MaxArtifactRepo = 63 // Artifact Registry repository id
 )
 
 // Fit returns name lower-cased, with every character outside [a-z0-9-] turned into

@@ -15,6 +15,9 @@ import (
 const (
 	DefaultCIDR  = "10.0.0.0/16"
 	DefaultZones = 2
+	// RegionalZones is the opt-in status of a region's own availability zones,
+	// as against Local and Wavelength Zones ("opted-in", "not-opted-in").
+	RegionalZones = "opt-in-not-required"
 )
 
 // NetworkArgs configures Network.
@@ -31,7 +34,9 @@ type NetworkArgs struct {
 type Network struct {
 	pulumi.ResourceState
 
-	VpcID     pulumi.StringOutput      `pulumi:"vpcId"`
+	VpcID pulumi.StringOutput `pulumi:"vpcId"`
+	// SubnetIDs depend on the internet gateway and the subnets' routes to it (in
+	// a new VPC), so their consumers are created after and deleted before them.
 	SubnetIDs pulumi.StringArrayOutput `pulumi:"subnetIds"`
 }
 
@@ -79,8 +84,15 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
+	// Only the region's own zones: an account that opted in to a Local Zone gets it
+	// in the list too, sorted first ("us-east-1-bos-1a" < "us-east-1a"), and a
+	// Local Zone offers a few instance types and services, t3a.xlarge generally
+	// not among them.
 	zones := aws.GetAvailabilityZonesOutput(ctx, aws.GetAvailabilityZonesOutputArgs{
 		State: pulumi.String("available"),
+		Filters: aws.GetAvailabilityZonesFilterArray{aws.GetAvailabilityZonesFilterArgs{
+			Name: pulumi.String("opt-in-status"), Values: pulumi.StringArray{pulumi.String(RegionalZones)},
+		}},
 	}, pulumi.Parent(c))
 	var ids pulumi.StringArray
 	for i, cidr := range cidrs {
@@ -94,13 +106,21 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sn.ID(),
 			RouteTableId: rt.ID(),
-		}, pulumi.Parent(c)); err != nil {
+		}, pulumi.Parent(c))
+		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, sn.ID().ToStringOutput())
+		// A subnet is of use only once it routes to the internet: ELB refuses a
+		// subnet of a VPC with no gateway attached ("InvalidSubnet"), and an
+		// instance without the route never reaches ECS. So the id handed out
+		// carries the gateway, the route table (its default route is inline) and
+		// the association as dependencies: whatever takes it is created after
+		// them and deleted before them (a draining service still needs the route),
+		// without each consumer having to know.
+		ids = append(ids, pulumi.OutputWithDependencies(ctx.Context(), sn.ID().ToStringOutput(), igw, rt, assoc).(pulumi.StringOutput))
 	}
 	c.VpcID = vpc.ID().ToStringOutput()
 	c.SubnetIDs = ids.ToStringArrayOutput()

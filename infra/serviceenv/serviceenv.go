@@ -15,6 +15,11 @@ const (
 	FacesKey = "faces/orl.zip"
 )
 
+// EnvRequestTimeout is the service's request deadline (a Go duration). A platform
+// whose front end cuts requests sooner than the service's default sets it lower, so
+// a slow request ends in the service's own 504 rather than the front end's error.
+const EnvRequestTimeout = "SERVEBENCH_REQUEST_TIMEOUT"
+
 // Env describes one deployment of the service.
 type Env struct {
 	// Scheme is the gocloud blob scheme: "s3" or "gs".

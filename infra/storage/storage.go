@@ -1,6 +1,7 @@
 // Package storage stands up the service's S3 input and output buckets: private,
-// encrypted, destroyable with objects inside, and the input bucket filled from a
-// local assets directory so one `pulumi up` leaves a deployment ready to benchmark.
+// encrypted, destroyable with objects inside, rid of abandoned multipart uploads,
+// and the input bucket filled from a local assets directory so one `pulumi up`
+// leaves a deployment ready to benchmark.
 package storage
 
 import (
@@ -9,6 +10,10 @@ import (
 
 	"github.com/servebench/servebench/infra/naming"
 )
+
+// AbortIncompleteUploadsAfterDays is when a bucket's lifecycle rule aborts a
+// multipart upload that never completed.
+const AbortIncompleteUploadsAfterDays = 1
 
 // BucketsArgs configures Buckets.
 type BucketsArgs struct {
@@ -90,6 +95,23 @@ func newBucket(ctx *pulumi.Context, parent pulumi.Resource, name, exact, prefix 
 			&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
 				ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
 					SseAlgorithm: pulumi.String("AES256"),
+				},
+			},
+		},
+	}, pulumi.Parent(parent)); err != nil {
+		return nil, err
+	}
+	// The parts of a multipart upload that failed and was never aborted are kept,
+	// and billed, until something aborts it.
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-lifecycle", &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: b.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{
+			&s3.BucketLifecycleConfigurationV2RuleArgs{
+				Id:     pulumi.String("abort-incomplete-multipart-uploads"),
+				Status: pulumi.String("Enabled"),
+				Filter: &s3.BucketLifecycleConfigurationV2RuleFilterArgs{}, // every object
+				AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{
+					DaysAfterInitiation: pulumi.Int(AbortIncompleteUploadsAfterDays),
 				},
 			},
 		},
