@@ -17,6 +17,8 @@ type Header struct {
 	Machine   Machine           `json:"machine"`
 	Targets   map[string]string `json:"targets"` // name -> base URL
 	Scenarios []string          `json:"scenarios"`
+	// Deployments says what each target (by name) ran on, where it is known.
+	Deployments map[string]Deployment `json:"deployments,omitempty"`
 }
 
 // Machine describes the host that generated the load.
