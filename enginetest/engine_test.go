@@ -32,10 +32,12 @@ type scenario struct {
 }
 
 var (
-	commonOutputs     = []string{"url", "inputBucket", "outputBucket", "mode", "region", "imageUri", "repositoryUrl"}
-	serverfulOutputs  = append(slices.Clone(commonOutputs), "clusterName", "serviceName", "autoScalingGroupName", "capacityProviderName", "loadBalancerName", "targetGroupName", "logGroupName", "vpcId")
-	serverlessOutputs = append(slices.Clone(commonOutputs), "functionName", "functionArn", "apiId", "logGroupName")
-	gcpOutputs        = append(slices.Clone(serverlessOutputs), "gcpInputBucket", "gcpOutputBucket", "gcpServiceAccount", "gcpFunctionNames", "gcpUrls")
+	commonOutputs    = []string{"url", "inputBucket", "outputBucket", "mode", "region", "imageUri", "repositoryUrl"}
+	serverfulOutputs = append(slices.Clone(commonOutputs), "clusterName", "serviceName", "autoScalingGroupName", "capacityProviderName", "loadBalancerName", "targetGroupName", "logGroupName", "vpcId",
+		"instanceType", "minSize", "maxSize", "taskCpu", "taskMemoryMb")
+	serverlessOutputs = append(slices.Clone(commonOutputs), "functionName", "functionArn", "apiId", "logGroupName",
+		"lambdaMemoryMb", "lambdaArchitecture")
+	gcpOutputs = append(slices.Clone(serverlessOutputs), "gcpInputBucket", "gcpOutputBucket", "gcpServiceAccount", "gcpFunctionNames", "gcpUrls")
 )
 
 const gcpProject = "servebench-test"
@@ -462,8 +464,12 @@ func checkOutputsSet(t *testing.T, outs map[string]any, want []string) {
 			if len(v) == 0 {
 				t.Errorf("output %s is empty", k)
 			}
+		case float64: // sizes: instances, CPU units, MB
+			if v <= 0 {
+				t.Errorf("output %s = %v, want a size above 0", k, v)
+			}
 		default:
-			t.Errorf("output %s = %v (%T), want a string or a map", k, v, v)
+			t.Errorf("output %s = %v (%T), want a string, a map or a size", k, v, v)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package stacks_test
 
 import (
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,7 +147,7 @@ func TestProjectAndStackFiles(t *testing.T) {
 			t.Errorf("Pulumi.yaml declares %s without a default: Pulumi would require it", full)
 		}
 	}
-	providerKeys := []string{stacks.KeyAWSRegion, stacks.KeyGCPProject, stacks.KeyGCPRegion}
+	providerKeys := []string{stacks.KeyAWSRegion, stacks.KeyGCPProject, stacks.KeyGCPRegion, stacks.KeyAWSDefaultTags}
 	for _, stack := range []string{"serverful", "serverless"} {
 		cfg := stackConfig(t, stack)
 		if cfg[stacks.KeyMode] != stack {
@@ -158,6 +160,13 @@ func TestProjectAndStackFiles(t *testing.T) {
 		}
 		if cfg[stacks.KeyAWSRegion] == "" {
 			t.Errorf("Pulumi.%s.yaml: no aws:region", stack)
+		}
+		// The leftover check of `servebench cloud` finds resources by these tags.
+		var tags struct{ Tags map[string]string }
+		if err := json.Unmarshal([]byte(cfg[stacks.KeyAWSDefaultTags]), &tags); err != nil {
+			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %q: %v", stack, cfg[stacks.KeyAWSDefaultTags], err)
+		} else if !maps.Equal(tags.Tags, stacks.DefaultTags(proj.Name, stack)) {
+			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %v, want tags %v", stack, tags.Tags, stacks.DefaultTags(proj.Name, stack))
 		}
 	}
 	// The key table and the constants agree, and every key is documented.

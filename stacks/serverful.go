@@ -67,5 +67,11 @@ func Serverful(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"repositoryUrl":        img.RepositoryURL,
 		"imageUri":             img.ImageURI,
 		"vpcId":                net.VpcID,
+		// What the deployment record of `servebench cloud` says the target ran on.
+		"instanceType": pulumi.String(s.InstanceType),
+		"minSize":      pulumi.Int(s.MinSize),
+		"maxSize":      pulumi.Int(s.MaxSize),
+		"taskCpu":      pulumi.Int(s.TaskCPU),
+		"taskMemoryMb": pulumi.Int(s.TaskMemoryMB),
 	}, nil
 }

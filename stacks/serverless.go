@@ -19,6 +19,9 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The architecture is the component's default, named here so the output says
+	// what the function runs on.
+	arch := lambda.DefaultArchitecture
 	env := serviceenv.Env{
 		Scheme: "s3", Region: cfg.AWSRegion, Backend: "onnxruntime", Platform: "lambda", MemoryMB: s.LambdaMemoryMB,
 	}
@@ -30,6 +33,7 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		OutputBucketArn:     buckets.OutputArn,
 		MemoryMB:            s.LambdaMemoryMB,
 		TimeoutSeconds:      s.LambdaTimeout,
+		Architecture:        arch,
 		ReservedConcurrency: s.ReservedConcurrency,
 		ThrottleRate:        float64(s.ThrottleRate),
 		ThrottleBurst:       s.ThrottleBurst,
@@ -48,6 +52,9 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"logGroupName":  fn.LogGroupName,
 		"repositoryUrl": img.RepositoryURL,
 		"imageUri":      img.ImageURI,
+		// What the deployment record of `servebench cloud` says the target ran on.
+		"lambdaMemoryMb":     pulumi.Int(s.LambdaMemoryMB),
+		"lambdaArchitecture": pulumi.String(arch),
 	}
 	if s.GCPProject == "" {
 		return outs, nil

@@ -26,6 +26,37 @@ type PriceList struct {
 	EC2Hourly      map[string]float64   `json:"ec2_hourly"` // instance type → USD per instance-hour
 	ALB            ALBPrices            `json:"alb"`
 	CloudFunctions CloudFunctionsPrices `json:"cloud_functions"`
+
+	// The charges around the compute that a cloud run's worst-case estimate adds
+	// (estimate.go); the per-request model above leaves them out.
+	PublicIPv4Hourly float64          `json:"public_ipv4_hourly"` // USD per public IPv4 address-hour
+	Burstable        BurstablePrices  `json:"ec2_burstable"`
+	ECR              RegistryPrices   `json:"ecr"`
+	ArtifactRegistry RegistryPrices   `json:"artifact_registry"`
+	CloudBuild       CloudBuildPrices `json:"cloud_build"`
+}
+
+// BurstablePrices is what T instances in "unlimited" mode (the default for T3 and
+// T3a) pay for CPU above their baseline once their earned credits are spent.
+type BurstablePrices struct {
+	SurplusVCPUHourly float64                  `json:"surplus_vcpu_hourly"` // USD per vCPU-hour above the baseline
+	Types             map[string]BurstableType `json:"types"`               // instance type → its vCPUs and baseline
+}
+
+// BurstableType is one T instance type's vCPUs and baseline CPU (a fraction of each vCPU).
+type BurstableType struct {
+	VCPUs    int     `json:"vcpus"`
+	Baseline float64 `json:"baseline"`
+}
+
+// RegistryPrices is a container registry's storage price.
+type RegistryPrices struct {
+	GBMonth float64 `json:"gb_month"` // USD per GB-month, prorated by the hour
+}
+
+// CloudBuildPrices is Cloud Build's default-pool price (Cloud Functions builds).
+type CloudBuildPrices struct {
+	PerMinute float64 `json:"per_minute"` // USD per build-minute (e2-standard-2)
 }
 
 // LambdaPrices are AWS Lambda's on-demand prices (x86).
@@ -69,8 +100,10 @@ func Default() PriceList {
 	return PriceList{
 		Date: "2025-06",
 		Source: "aws.amazon.com/lambda/pricing, aws.amazon.com/api-gateway/pricing, " +
-			"aws.amazon.com/ec2/pricing/on-demand, aws.amazon.com/elasticloadbalancing/pricing, " +
-			"cloud.google.com/run/pricing (Cloud Run functions / Cloud Functions 2nd gen)",
+			"aws.amazon.com/ec2/pricing/on-demand (with T3/T3a unlimited), aws.amazon.com/elasticloadbalancing/pricing, " +
+			"aws.amazon.com/vpc/pricing (public IPv4), aws.amazon.com/ecr/pricing, " +
+			"cloud.google.com/run/pricing (Cloud Run functions / Cloud Functions 2nd gen), " +
+			"cloud.google.com/build/pricing, cloud.google.com/artifact-registry/pricing",
 		Note: "As published, not checked here. On-demand list prices, no free tier, no savings plans, " +
 			"no data transfer, storage or logging charges.",
 		Region: "AWS us-east-1; Google Cloud Tier 1 (e.g. us-central1)",
@@ -95,6 +128,17 @@ func Default() PriceList {
 				4096: 2, 8192: 2, 16384: 4, 32768: 8,
 			},
 		},
+		PublicIPv4Hourly: 0.005,
+		Burstable: BurstablePrices{
+			SurplusVCPUHourly: 0.05,
+			Types: map[string]BurstableType{
+				"t3a.xlarge": {VCPUs: 4, Baseline: 0.4},
+				"t3.xlarge":  {VCPUs: 4, Baseline: 0.4},
+			},
+		},
+		ECR:              RegistryPrices{GBMonth: 0.10},
+		ArtifactRegistry: RegistryPrices{GBMonth: 0.10},
+		CloudBuild:       CloudBuildPrices{PerMinute: 0.006},
 	}
 }
 
@@ -146,6 +190,16 @@ func (p PriceList) Validate() error {
 	for _, k := range sortedKeys(p.EC2Hourly) {
 		neg("ec2_hourly."+k, p.EC2Hourly[k])
 	}
+	neg("public_ipv4_hourly", p.PublicIPv4Hourly)
+	neg("ec2_burstable.surplus_vcpu_hourly", p.Burstable.SurplusVCPUHourly)
+	for _, k := range sortedKeys(p.Burstable.Types) {
+		if b := p.Burstable.Types[k]; b.VCPUs <= 0 || b.Baseline < 0 || b.Baseline > 1 {
+			errs = append(errs, fmt.Errorf("ec2_burstable.types.%s: %d vCPUs, baseline %v: want vCPUs ≥ 1 and a baseline from 0 to 1", k, b.VCPUs, b.Baseline))
+		}
+	}
+	neg("ecr.gb_month", p.ECR.GBMonth)
+	neg("artifact_registry.gb_month", p.ArtifactRegistry.GBMonth)
+	neg("cloud_build.per_minute", p.CloudBuild.PerMinute)
 	if len(p.CloudFunctions.VCPUByMemoryMB) == 0 {
 		errs = append(errs, errors.New("cloud_functions.vcpu_by_memory_mb is empty"))
 	}

@@ -33,12 +33,26 @@ type Report struct {
 // ms\tMemory Size: N MB\tMax Memory Used: N MB\t". InitMS is left 0: the INIT
 // REPORT line on standard error carries it (see Log).
 func ParseReport(line string) (Report, bool) {
+	r, _, ok := parseReport(line)
+	return r, ok
+}
+
+// ParseLambdaReport reads a REPORT line as Lambda itself writes it to CloudWatch
+// Logs, where "Init Duration" is the init's own duration: InitMS is set from it.
+func ParseLambdaReport(line string) (Report, bool) {
+	r, initMS, ok := parseReport(line)
+	r.InitMS = initMS
+	return r, ok
+}
+
+// parseReport reads a REPORT line; initMS is its "Init Duration".
+func parseReport(line string) (r Report, initMS float64, ok bool) {
 	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "REPORT RequestId: ")
 	if !ok {
-		return Report{}, false
+		return Report{}, 0, false
 	}
 	fields := strings.Split(rest, "\t")
-	r := Report{RequestID: strings.TrimSpace(fields[0])}
+	r = Report{RequestID: strings.TrimSpace(fields[0])}
 	var seen int
 	for _, f := range fields[1:] {
 		k, v, ok := strings.Cut(f, ": ")
@@ -48,11 +62,11 @@ func ParseReport(line string) (Report, bool) {
 		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
 		x, err := strconv.ParseFloat(num, 64)
 		if err != nil {
-			return Report{}, false
+			return Report{}, 0, false
 		}
 		switch {
 		case k == "Init Duration" && unit == "ms":
-			r.Cold = true
+			r.Cold, initMS = true, x
 		case k == "Duration" && unit == "ms":
 			r.DurationMS, seen = x, seen|1
 		case k == "Billed Duration" && unit == "ms":
@@ -63,7 +77,7 @@ func ParseReport(line string) (Report, bool) {
 			r.MaxMemoryMB = int(x)
 		}
 	}
-	return r, r.RequestID != "" && seen == 3
+	return r, initMS, r.RequestID != "" && seen == 3
 }
 
 var (

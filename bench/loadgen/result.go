@@ -28,6 +28,7 @@ type Result struct {
 	Instance  string
 	Platform  string
 	MemoryMB  int
+	RequestID string // server.request_id: the Lambda request id, on Lambda only
 	TimingsMS map[string]float64
 
 	// From the results.PlatformHeader a local front door adds: the platform's
@@ -58,6 +59,7 @@ func (r Result) Record() results.Record {
 	rec.ClientMS = ms(r.Latency())
 	rec.Status, rec.Error = r.Status, r.Err
 	rec.Cold, rec.Instance, rec.Platform, rec.MemoryMB = r.Cold, r.Instance, r.Platform, r.MemoryMB
+	rec.RequestID = r.RequestID
 	rec.TimingsMS = r.TimingsMS
 	rec.ServerMS = r.TimingsMS["total"]
 	rec.PlatformReport = r.PlatformReport
@@ -73,6 +75,8 @@ type answer struct {
 		Instance string `json:"instance"`
 		Platform string `json:"platform"`
 		MemoryMB int    `json:"memory_mb"`
+		// RequestID joins the answer to the platform's log (Lambda's REPORT line).
+		RequestID string `json:"request_id"`
 	} `json:"server"`
 	TimingsMS map[string]float64 `json:"timings_ms"`
 	Error     *struct {
@@ -86,6 +90,7 @@ func parseAnswer(r *Result, h http.Header, body []byte) {
 	if json.Unmarshal(body, &a) == nil {
 		if a.Server != nil {
 			r.Cold, r.Instance, r.Platform, r.MemoryMB = a.Server.Cold, a.Server.Instance, a.Server.Platform, a.Server.MemoryMB
+			r.RequestID = a.Server.RequestID
 		}
 		r.TimingsMS = a.TimingsMS
 		if a.Error != nil && a.Error.Code != "" && r.Err == "" {

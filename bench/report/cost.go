@@ -1,8 +1,12 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +33,7 @@ type Side struct {
 	Per1000    float64 // USD per 1,000 requests; NaN when not priced
 	PerRequest float64 // serverless USD per request; NaN for serverful
 	CostNote   string  // assumptions or why not priced
+	PricedFrom string  // where the target's billing settings came from
 }
 
 // BreakEvenRow compares one serverless side with one serverful side.
@@ -47,33 +52,43 @@ type Comparison struct {
 	BreakEvens         []BreakEvenRow
 }
 
-// pricing holds what the cost model needs beyond the price list.
+// pricing holds what the cost model needs beyond the price list, per target.
 type pricing struct {
-	prices       cost.PriceList
-	kinds        map[string]cost.Kind
-	memory       map[string]int
-	memoryNote   map[string]string
-	instanceType string
-	minInstances int
+	prices     cost.PriceList
+	kinds      map[string]cost.Kind
+	memory     map[string]int
+	memoryNote map[string]string
+	fleets     map[string]fleetSpec // serverful targets
+	arch       map[string]string    // the deployment record's architecture, where known
+	forced     map[string]int       // Options.MemoryMB: priced at this size whatever the answers said
 }
+
+// fleetSpec is a serverful target's fleet as priced, and where each part of it
+// came from.
+type fleetSpec struct {
+	InstanceType string
+	Min, Max     int // Max 0: not recorded
+	Source       string
+}
+
+// The YOLO study's fleet, priced when a results file records none.
+const (
+	studyInstanceType = "t3a.xlarge"
+	studyMinInstances = 1
+)
+
+// Sources of a fleet's description, strongest first.
+const (
+	fromOptions    = "report options"
+	fromDeployment = "deployment record (header.deployments)"
+	fromConfig     = "run config (header.config)"
+	fromDefault    = "assumed (nothing recorded: the study's " + studyInstanceType + ", at least 1 instance)"
+)
 
 func newPricing(h results.Header, recs []results.Record, opt Options, prices cost.PriceList) pricing {
 	p := pricing{
 		prices: prices, kinds: map[string]cost.Kind{}, memory: map[string]int{}, memoryNote: map[string]string{},
-		instanceType: opt.InstanceType, minInstances: opt.MinInstances,
-	}
-	if p.instanceType == "" {
-		p.instanceType, _ = h.Config["instance_type"].(string)
-	}
-	if p.instanceType == "" {
-		p.instanceType = "t3a.xlarge"
-	}
-	if p.minInstances <= 0 {
-		if v, ok := h.Config["min_instances"].(float64); ok && v >= 1 {
-			p.minInstances = int(v)
-		} else {
-			p.minInstances = 1
-		}
+		fleets: map[string]fleetSpec{}, arch: map[string]string{}, forced: opt.MemoryMB,
 	}
 	platforms := map[string]string{}
 	reported := map[string]int{} // memory the service said it runs with
@@ -90,10 +105,76 @@ func newPricing(h results.Header, recs []results.Record, opt Options, prices cos
 		if _, done := p.kinds[t]; done {
 			continue
 		}
-		p.kinds[t] = kindOf(t, platforms[t], opt.Kinds)
-		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], reported[t], h.Config, opt.MemoryMB)
+		dep, hasDep := h.Deployments[t]
+		platform := platforms[t]
+		if hasDep && dep.Platform != "" && dep.Platform != "local" {
+			platform = dep.Platform // what was deployed, before what answered
+		}
+		p.kinds[t] = kindOf(t, platform, opt.Kinds)
+		depMB := 0
+		if hasDep {
+			depMB = dep.MemoryMB
+			p.arch[t] = dep.Architecture
+		}
+		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], reported[t], depMB, h.Config, opt.MemoryMB)
+		if p.kinds[t] == cost.Serverful {
+			p.fleets[t] = fleetOf(dep, hasDep, h.Config, opt)
+		}
 	}
 	return p
+}
+
+// fleetOf describes a serverful target's fleet: the options, else its typed
+// deployment record, else the untyped run config older results files carry,
+// else the study's fleet (said to be assumed).
+func fleetOf(dep results.Deployment, hasDep bool, cfg map[string]any, opt Options) fleetSpec {
+	var typ, typFrom, minFrom string
+	var minN int
+	switch {
+	case opt.InstanceType != "":
+		typ, typFrom = opt.InstanceType, fromOptions
+	case hasDep && dep.InstanceType != "":
+		typ, typFrom = dep.InstanceType, fromDeployment
+	default:
+		if v, ok := cfg["instance_type"].(string); ok && v != "" {
+			typ, typFrom = v, fromConfig
+		}
+	}
+	switch {
+	case opt.MinInstances > 0:
+		minN, minFrom = opt.MinInstances, fromOptions
+	case hasDep && dep.MinInstances > 0:
+		minN, minFrom = dep.MinInstances, fromDeployment
+	default:
+		if v, ok := cfg["min_instances"].(float64); ok && v >= 1 {
+			minN, minFrom = int(v), fromConfig
+		}
+	}
+	f := fleetSpec{InstanceType: typ, Min: minN}
+	if hasDep {
+		f.Max = dep.MaxInstances
+	}
+	switch {
+	case typFrom == "" && minFrom == "":
+		f.Source = fromDefault
+	case typFrom == minFrom:
+		f.Source = typFrom
+	default:
+		f.Source = fmt.Sprintf("instance type: %s; minimum: %s", cmp.Or(typFrom, "assumed "+studyInstanceType), cmp.Or(minFrom, fmt.Sprint("assumed ", studyMinInstances)))
+	}
+	f.InstanceType = cmp.Or(f.InstanceType, studyInstanceType)
+	if f.Min < 1 {
+		f.Min = studyMinInstances
+	}
+	return f
+}
+
+// String is the fleet as a note reads it: "1..5 × t3a.xlarge".
+func (f fleetSpec) String() string {
+	if f.Max > 0 {
+		return fmt.Sprintf("%d..%d × %s", f.Min, f.Max, f.InstanceType)
+	}
+	return fmt.Sprintf("at least %d × %s", f.Min, f.InstanceType)
 }
 
 // kindOf decides how a target is billed: the option, else the platform the service
@@ -123,14 +204,18 @@ func kindOf(target, platform string, override map[string]cost.Kind) cost.Kind {
 }
 
 // memoryOf finds a serverless target's memory size: Options.MemoryMB, else what the
-// service reported in server.memory_mb, else the header config's "memory_mb" (a
-// number, or an object by target name), else the study's setting (noted as assumed).
-func memoryOf(target string, kind cost.Kind, reported int, cfg map[string]any, override map[string]int) (int, string) {
+// service reported in server.memory_mb, else its deployment record, else the
+// header config's "memory_mb" (a number, or an object by target name), else the
+// study's setting (noted as assumed).
+func memoryOf(target string, kind cost.Kind, reported, deployed int, cfg map[string]any, override map[string]int) (int, string) {
 	if mb, ok := override[target]; ok && mb > 0 {
 		return mb, "from options"
 	}
 	if reported > 0 {
 		return reported, "reported by the service"
+	}
+	if deployed > 0 {
+		return deployed, "from the deployment record"
 	}
 	switch v := cfg["memory_mb"].(type) {
 	case float64:
@@ -169,13 +254,9 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 			continue
 		}
 		s := Side{Target: t, Kind: pr.kinds[t], Requests: len(recs), Per1000: math.NaN(), PerRequest: math.NaN(), MemoryMB: math.NaN()}
-		var billed []float64
 		for _, r := range recs {
 			if !r.OK() {
 				s.Errors++
-			}
-			if r.ServerMS > 0 {
-				billed = append(billed, billedMS(r))
 			}
 		}
 		client, server := measures(recs)
@@ -194,29 +275,7 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 				}
 			}
 		}
-		switch s.Kind {
-		case cost.Lambda, cost.CloudFunctions:
-			s.MemoryMB = float64(pr.memory[t])
-			per, err := pr.prices.ServerlessPerRequest(s.Kind, pr.memory[t], billed)
-			if err != nil {
-				s.CostNote = err.Error()
-				break
-			}
-			s.PerRequest, s.Per1000 = per, per*1000
-			s.CostNote = fmt.Sprintf("%s, %d MB %s, %d billed durations", s.Kind, pr.memory[t], pr.memoryNote[t], len(billed))
-		case cost.Serverful:
-			s.Instances = maxInstances(samples, t, from, to, pr.minInstances)
-			f := cost.Fleet{InstanceType: pr.instanceType, MinInstances: pr.minInstances, PerInstance: s.Sustained / float64(s.Instances)}
-			per, err := pr.prices.ServerfulPer1000(f, s.Sustained)
-			if err != nil {
-				s.CostNote = err.Error()
-				break
-			}
-			s.Per1000 = per
-			s.CostNote = fmt.Sprintf("%d × %s + ALB at the sustained %.3g req/s", s.Instances, pr.instanceType, s.Sustained)
-		default:
-			s.CostNote = "billing unknown: set Options.Kinds for this target"
-		}
+		pr.price(&s, recs, samples, from, to)
 		c.Sides = append(c.Sides, s)
 	}
 	if len(c.Sides) < 2 {
@@ -233,7 +292,8 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 			if sf.Kind != cost.Serverful || math.IsNaN(sf.Per1000) {
 				continue
 			}
-			f := cost.Fleet{InstanceType: pr.instanceType, MinInstances: pr.minInstances, PerInstance: sf.Sustained / float64(sf.Instances)}
+			fs := pr.fleets[sf.Target]
+			f := cost.Fleet{InstanceType: fs.InstanceType, MinInstances: fs.Min, PerInstance: sf.Sustained / float64(sf.Instances)}
 			be, err := pr.prices.FindBreakEven(sl.PerRequest, f)
 			if err != nil {
 				be.Why = err.Error()
@@ -242,6 +302,98 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 		}
 	}
 	return c
+}
+
+// price fills in s's cost from recs, its requests over [from, to].
+func (pr pricing) price(s *Side, recs []results.Record, samples []results.Sample, from, to time.Time) {
+	t := s.Target
+	switch s.Kind {
+	case cost.Lambda, cost.CloudFunctions:
+		s.PricedFrom = "memory " + pr.memoryNote[t]
+		per, sizes, n, err := pr.serverlessPerRequest(t, s.Kind, recs)
+		if err != nil {
+			s.CostNote = err.Error()
+			return
+		}
+		s.PerRequest, s.Per1000 = per, per*1000
+		mem := fmt.Sprintf("%d MB %s", sizes[0], pr.memoryNote[t])
+		if len(sizes) == 1 {
+			s.MemoryMB = float64(sizes[0])
+		} else {
+			// A memory sweep: each request at its own size (see the sweep table).
+			mem = fmt.Sprintf("%s MB, each request at the size its answer reported", joinInts(sizes))
+			s.PricedFrom = "memory reported by the service"
+		}
+		s.CostNote = fmt.Sprintf("%s, %s, %d billed durations", s.Kind, mem, n)
+		if s.Kind == cost.Lambda && pr.arch[t] == "arm64" {
+			s.CostNote += "; priced at x86 rates (arm64 is billed about 20 % less)"
+		}
+	case cost.Serverful:
+		fs := pr.fleets[t]
+		s.PricedFrom = fs.Source
+		s.Instances = maxInstances(samples, t, from, to, fs.Min)
+		f := cost.Fleet{InstanceType: fs.InstanceType, MinInstances: fs.Min, PerInstance: s.Sustained / float64(s.Instances)}
+		per, err := pr.prices.ServerfulPer1000(f, s.Sustained)
+		if err != nil {
+			s.CostNote = err.Error()
+			return
+		}
+		s.Per1000 = per
+		s.CostNote = fmt.Sprintf("%d × %s + ALB at the sustained %.3g req/s (fleet %s)", f.Size(s.Sustained), fs.InstanceType, s.Sustained, fs)
+	default:
+		s.CostNote = "billing unknown: set Options.Kinds for this target"
+	}
+}
+
+// serverlessPerRequest is the mean cost of one of recs' answered requests on a
+// serverless target, each priced at the memory size its answer reported (a
+// memory sweep runs one target at several), else the target's size; sizes lists
+// the sizes priced, n the durations.
+func (pr pricing) serverlessPerRequest(t string, kind cost.Kind, recs []results.Record) (per float64, sizes []int, n int, err error) {
+	by := map[int][]float64{}
+	for _, r := range recs {
+		if r.ServerMS <= 0 {
+			continue
+		}
+		mb := pr.memoryOfRecord(r)
+		by[mb] = append(by[mb], billedMS(r))
+	}
+	if len(by) == 0 {
+		_, err := pr.prices.ServerlessPerRequest(kind, pr.memory[t], nil)
+		return 0, nil, 0, err
+	}
+	sizes = slices.Sorted(maps.Keys(by))
+	for _, mb := range sizes {
+		c, err := pr.prices.ServerlessPerRequest(kind, mb, by[mb])
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		per += c * float64(len(by[mb]))
+		n += len(by[mb])
+	}
+	return per / float64(n), sizes, n, nil
+}
+
+// memoryOfRecord is the memory size r ran with on a serverless target: what its
+// answer reported, unless the options force one, else the target's size; 0 on a
+// serverful target.
+func (pr pricing) memoryOfRecord(r results.Record) int {
+	t := r.Target
+	switch {
+	case pr.kinds[t] != cost.Lambda && pr.kinds[t] != cost.CloudFunctions:
+		return 0
+	case pr.forced[t] > 0 || r.MemoryMB <= 0:
+		return pr.memory[t]
+	}
+	return r.MemoryMB
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Tie is the verdict when the best two sides are within tieFraction of each other.
@@ -280,7 +432,7 @@ func best(sides []Side, v func(Side) float64) string {
 func maxInstances(samples []results.Sample, target string, from, to time.Time, min int) int {
 	n := 0
 	for _, s := range samples {
-		if s.Target == target && s.Metric == "instances" && !s.Time.Before(from) && !s.Time.After(to) {
+		if s.Target == target && s.Metric == results.MetricInstances && !s.Time.Before(from) && !s.Time.After(to) {
 			n = max(n, int(math.Round(s.Value)))
 		}
 	}

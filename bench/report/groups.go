@@ -63,10 +63,12 @@ type grouping struct {
 	scenarios []string // in the header's order, then any others sorted
 	groups    []*Group
 	records   map[groupKey][]results.Record
+	firstUse  map[instanceKey]results.Record // each instance's first request
 }
 
 func groupRecords(h results.Header, recs []results.Record) *grouping {
 	g := &grouping{records: map[groupKey][]results.Record{}}
+	g.noteFirstUse(recs)
 	index := map[groupKey]int{}
 	for _, r := range recs {
 		k := groupKey{r.Scenario, r.Target, r.Function, r.Group}

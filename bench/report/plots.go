@@ -41,16 +41,22 @@ var (
 
 // render draws p as PNG and SVG.
 func render(p *plot.Plot) (png, svg []byte, err error) {
+	return renderWith(figW, figH, p.Draw)
+}
+
+// renderWith draws a w × h figure as PNG and SVG with drawFn.
+func renderWith(w, h vg.Length, drawFn func(draw.Canvas)) (png, svg []byte, err error) {
 	for _, f := range []struct {
 		format string
 		out    *[]byte
 	}{{"png", &png}, {"svg", &svg}} {
-		wt, err := p.WriterTo(figW, figH, f.format)
+		c, err := draw.NewFormattedCanvas(w, h, f.format)
 		if err != nil {
 			return nil, nil, err
 		}
+		drawFn(draw.New(c))
 		var b bytes.Buffer
-		if _, err := wt.WriteTo(&b); err != nil {
+		if _, err := c.WriteTo(&b); err != nil {
 			return nil, nil, err
 		}
 		*f.out = b.Bytes()
@@ -91,12 +97,12 @@ type plotBuilder struct {
 }
 
 // figures draws every graph the data allows and names the ones it skipped.
-func figures(ctx context.Context, h results.Header, g *grouping, samples []results.Sample) ([]figure, []string, error) {
+func figures(ctx context.Context, h results.Header, g *grouping, samples []results.Sample, sweeps []Sweep) ([]figure, []string, error) {
 	b := &plotBuilder{h: h, g: g, samples: samples, t0: runStart(h, g, samples), colors: map[string]color.Color{}}
 	for i, t := range g.targets() {
 		b.colors[t] = plotutil.Color(i)
 	}
-	steps := []func() error{b.batchBars, b.timelines, b.cdfs, b.coldWarm, b.stages, b.instances}
+	steps := []func() error{b.batchBars, b.timelines, b.cdfs, b.coldWarm, b.stages, b.instances, func() error { return b.sweepCharts(sweeps) }}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -324,7 +330,8 @@ func (b *plotBuilder) coldWarm() error {
 				for i, temp := range []string{"cold", "warm"} {
 					var sel []results.Record
 					for _, r := range recs {
-						if r.Function == fn && temperature(r) == temp {
+						// Mislabelled requests count in neither.
+						if r.Function == fn && heat(b.g.startOf(r)) == temp {
 							sel = append(sel, r)
 						}
 					}
@@ -373,7 +380,7 @@ func (b *plotBuilder) coldWarm() error {
 		p.NominalX(names...)
 		p.X.Min, p.X.Max = -0.5, float64(len(cats))-0.5
 		if err := b.add(p, slug("coldwarm", t), "Cold vs warm: "+t,
-			"Mean client and server time of cold and warm requests per function, cold/warm as the service reported it."); err != nil {
+			"Mean client and server time of cold and warm requests per function, cold/warm as the service reported it; requests that contradict their burst's label (mislabelled) are in neither."); err != nil {
 			return err
 		}
 	}
@@ -422,35 +429,52 @@ func (b *plotBuilder) stages() error {
 		"Mean milliseconds per stage from timings_ms (init: instance start-up, cold requests only).")
 }
 
-// instances draws the instance count each target ran over time.
+// instances draws the instance count each target ran over time and, where the
+// run sampled them (ECS), its running tasks beside it, dashed in the same colour.
 func (b *plotBuilder) instances() error {
-	by := map[string]plotter.XYs{}
+	type series struct{ target, metric string }
+	by := map[series]plotter.XYs{}
+	hasTasks := map[string]bool{}
 	for _, s := range b.samples {
-		if s.Metric == "instances" {
-			by[s.Target] = append(by[s.Target], plotter.XY{X: s.Time.Sub(b.t0).Seconds(), Y: s.Value})
+		if s.Metric == results.MetricInstances || s.Metric == results.MetricTasks {
+			k := series{s.Target, s.Metric}
+			by[k] = append(by[k], plotter.XY{X: s.Time.Sub(b.t0).Seconds(), Y: s.Value})
+			hasTasks[s.Target] = hasTasks[s.Target] || s.Metric == results.MetricTasks
 		}
 	}
 	if len(by) == 0 {
-		b.skip("instances over time: the run recorded no instance samples")
+		b.skip("instances over time: the run recorded no instance samples (nor ECS task samples)")
 		return nil
 	}
-	p := newPlot("time since run start (s)", "instances")
-	for _, t := range slices.Sorted(maps.Keys(by)) {
-		pts := by[t]
+	keys := slices.SortedFunc(maps.Keys(by), func(a, b series) int {
+		return cmp.Or(cmp.Compare(a.target, b.target), cmp.Compare(a.metric, b.metric))
+	})
+	p := newPlot("time since run start (s)", "instances, tasks")
+	for _, k := range keys {
+		pts := by[k]
 		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
 		}
 		l.StepStyle = plotter.PostStep
-		c := b.colors[t]
+		c := b.colors[k.target]
 		if c == nil {
 			c = unknownColor
 		}
 		l.Color, l.Width = c, vg.Points(1.5)
+		name := k.target
+		switch {
+		case k.metric == results.MetricTasks:
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+			name += " tasks"
+		case hasTasks[k.target]:
+			name += " instances"
+		}
 		p.Add(l)
-		p.Legend.Add(t, l)
+		p.Legend.Add(name, l)
 	}
 	p.Y.Min = 0
-	return b.add(p, "instances", "Instances over time", "The number of instances each target ran, as sampled during the run.")
+	return b.add(p, "instances", "Instances over time",
+		"The number of instances each target ran, as sampled during the run (on ECS: the Auto Scaling group's EC2 instances, and the service's running tasks dashed).")
 }

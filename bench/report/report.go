@@ -36,8 +36,11 @@ type Options struct {
 	// serverful). Unset targets are classified by the platform the service
 	// reported, then by name.
 	Kinds map[string]cost.Kind
-	// InstanceType and MinInstances describe the serverful fleet; defaults from
-	// the run config ("instance_type", "min_instances"), else t3a.xlarge and 1.
+	// InstanceType and MinInstances describe every serverful fleet, over what
+	// the results header says: each target's deployment record
+	// (Header.Deployments), else the run config older files carry
+	// ("instance_type", "min_instances"), else t3a.xlarge and 1 (said to be
+	// assumed). The cost table names the source it priced each target from.
 	InstanceType string
 	MinInstances int
 
@@ -56,6 +59,12 @@ type Summary struct {
 	Comparisons []Comparison
 	Requests    int
 	Failed      int
+	// Mislabelled counts the requests whose answers contradict their burst's
+	// label (a cold burst's request that ran warm, a warm one's that started
+	// cold), kept out of the cold and warm figures.
+	Mislabelled []Mislabel
+	// Sweeps are the serverless targets answered at several memory sizes.
+	Sweeps []Sweep
 }
 
 // Generate reads the results file at resultsPath and writes the report into
@@ -91,6 +100,10 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	g := groupRecords(h, recs)
 	pr := newPricing(h, recs, opt, prices)
 	sum.Groups = g.groups
+	sum.Mislabelled = g.mislabels()
+	for _, m := range sum.Mislabelled {
+		sum.Warnings = append(sum.Warnings, m.String())
+	}
 	for _, r := range recs {
 		sum.Requests++
 		if !r.OK() {
@@ -104,18 +117,22 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 		}
 	}
 
+	sum.Sweeps = sweeps(g, pr, sum.Comparisons)
 	tables := []table{
 		overviewTable(sum.Comparisons),
 		latencyTable(g.groups),
 		coldWarmTable(g, pr),
 		stagesTable(g),
 		costTable(sum.Comparisons, pr),
-		breakEvenTable(sum.Comparisons, pr),
+		breakEvenTable(sum.Comparisons),
+	}
+	if len(sum.Sweeps) > 0 {
+		tables = append(tables, sweepTable(sum.Sweeps))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	figs, skipped, err := figures(ctx, h, g, samples)
+	figs, skipped, err := figures(ctx, h, g, samples, sum.Sweeps)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}

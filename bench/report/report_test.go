@@ -36,6 +36,10 @@ func req(scenario, target, platform, fn, group string, batch int, at, clientMS f
 		return r
 	}
 	r.Cold, r.Platform, r.Instance, r.ServerMS = cold, platform, target+"-1", serverMS
+	if cold != nil && *cold {
+		// A cold answer is a new instance's first.
+		r.Instance = fmt.Sprintf("%s-%g-%g", target, at, clientMS)
+	}
 	if serverMS > 0 {
 		r.TimingsMS = map[string]float64{"download": 10, "inference": serverMS - 20, "upload": 10, "total": serverMS}
 		if initMS > 0 {
@@ -217,7 +221,7 @@ func TestGenerate(t *testing.T) {
 	t1 := readCSV(t, filepath.Join(out, "table1_coldwarm.csv"))
 	// serverless coldwarm: cold 3000 3200 → mean 3100, std sqrt(2·100²/1) = 141.42…;
 	// warm server 400 420 → mean 410, std sqrt(200).
-	want(t, find(t, t1, "scenario", "coldwarm", "target", "serverless", "measure", "client", "start", "cold"), map[string]float64{
+	want(t, find(t, t1, "scenario", "coldwarm", "target", "serverless", "measure", "client", "start", "forced-cold"), map[string]float64{
 		"memory_mb": 2048, "n": 2, "mean_ms": 3100, "min_ms": 3000, "max_ms": 3200, "std_ms": math.Sqrt(20000),
 	})
 	want(t, find(t, t1, "scenario", "coldwarm", "target", "serverless", "measure", "server", "start", "warm"), map[string]float64{

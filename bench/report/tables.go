@@ -73,31 +73,41 @@ func latencyTable(groups []*Group) table {
 }
 
 // coldWarmTable is the Eigenfaces study's Table 1: mean, min, max, std per memory
-// size, client/server, cold/warm and function (and, here, scenario and target).
+// size, client/server, cold/warm and function (and, here, scenario and target),
+// with forced cold starts, first requests after a deploy and mislabelled requests
+// apart.
 func coldWarmTable(g *grouping, pr pricing) table {
 	t := table{
 		Name:  "table1_coldwarm",
 		Title: "Cold and warm requests (the Eigenfaces study's Table 1)",
-		Note:  "Cold/warm as the service reported it for each request (server.cold), not assumed from position; memory as priced.",
+		Note: "Cold/warm as the service reported it for each request (server.cold), checked against the burst's label: " +
+			"forced-cold = the burst after a forced cold start, each request a fresh instance's first; deploy-cold = the first burst after a deploy (image caches cold too); " +
+			"cold/warm = the answer's flag in unlabelled groups (batches, rate steps) and warm bursts; " +
+			"mislabelled-cold = in a cold burst but ran warm or on an instance that had served before; mislabelled-warm = in a warm burst but started cold. " +
+			"Mislabelled requests are counted here and in no other cold or warm figure. Memory as each answer reported it, else as priced.",
 		Cols: []column{
 			{"scenario", nil}, {"target", nil}, {"memory_mb", mbFn}, {"function", nil}, {"measure", nil}, {"start", nil},
-			{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1},
+			{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1}, {"p50_ms", ms1},
 		},
 	}
-	type key struct{ scenario, target, function, temp string }
+	type key struct {
+		scenario, target, function string
+		memory                     int
+		start                      string
+	}
 	var keys []key
 	by := map[key][]results.Record{}
 	for _, gr := range g.groups {
 		for _, r := range g.records[groupKey{gr.Scenario, gr.Target, gr.Function, gr.Group}] {
-			k := key{gr.Scenario, gr.Target, gr.Function, temperature(r)}
+			k := key{gr.Scenario, gr.Target, gr.Function, pr.memoryOfRecord(r), g.startOf(r)}
 			if _, ok := by[k]; !ok {
 				keys = append(keys, k)
 			}
 			by[k] = append(by[k], r)
 		}
 	}
-	// Keep the groups' order of (scenario, target, function); cold before warm.
-	tempOrder := map[string]int{"cold": 0, "warm": 1, "unknown": 2}
+	// Keep the groups' order of (scenario, target, function), then memory, then
+	// the start kinds' order.
 	first := map[[3]string]int{}
 	for i, k := range keys {
 		if _, ok := first[[3]string{k.scenario, k.target, k.function}]; !ok {
@@ -107,7 +117,8 @@ func coldWarmTable(g *grouping, pr pricing) table {
 	slices.SortFunc(keys, func(a, b key) int {
 		return cmp.Or(
 			cmp.Compare(first[[3]string{a.scenario, a.target, a.function}], first[[3]string{b.scenario, b.target, b.function}]),
-			cmp.Compare(tempOrder[a.temp], tempOrder[b.temp]))
+			cmp.Compare(a.memory, b.memory),
+			cmp.Compare(startOrder[a.start], startOrder[b.start]))
 	})
 	for _, measure := range []string{Client, Server, Billed} {
 		for _, k := range keys {
@@ -124,10 +135,10 @@ func coldWarmTable(g *grouping, pr pricing) table {
 			}
 			s := stats.Summarize(xs)
 			mem := nan // serverful, or unknown
-			if mb := pr.memory[k.target]; mb > 0 && pr.kinds[k.target] != cost.Serverful {
-				mem = float64(mb)
+			if k.memory > 0 {
+				mem = float64(k.memory)
 			}
-			t.Rows = append(t.Rows, []any{k.scenario, k.target, mem, k.function, measure, k.temp, s.N, s.Mean, s.Min, s.Max, s.Std})
+			t.Rows = append(t.Rows, []any{k.scenario, k.target, mem, k.function, measure, k.start, s.N, s.Mean, s.Min, s.Max, s.Std, s.P50})
 		}
 	}
 	return t
@@ -226,27 +237,27 @@ func costTable(cs []Comparison, pr pricing) table {
 	t := table{
 		Name:  "cost",
 		Title: "Cost per 1,000 requests",
-		Note: fmt.Sprintf("Prices: %s (%s). Serverless from each answered request's billed server time (total + init, rounded up to the billing increment); serverful from the hourly cost of %s instance(s) + ALB over the highest group throughput it sustained.",
-			pr.prices.Date, pr.prices.Note, pr.instanceType),
+		Note: fmt.Sprintf("Prices: %s (%s). Serverless from each answered request's billed time (the platform's billed duration where it reported one, else total + init, rounded up to the billing increment); serverful from the hourly cost of its instances + ALB over the highest group throughput it sustained. priced_from says where each target's instance type, fleet size or memory came from.",
+			pr.prices.Date, pr.prices.Note),
 		Cols: []column{
 			{"scenario", nil}, {"function", nil}, {"target", nil}, {"billing", nil}, {"memory_mb", mbFn},
-			{"requests", nil}, {"server_mean_ms", ms1}, {"sustained_rps", rps}, {"instances", nil}, {"usd_per_1000", dollars}, {"basis", nil},
+			{"requests", nil}, {"server_mean_ms", ms1}, {"sustained_rps", rps}, {"instances", nil}, {"usd_per_1000", dollars}, {"basis", nil}, {"priced_from", nil},
 		},
 	}
 	for _, c := range cs {
 		for _, s := range c.Sides {
-			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, s.Target, string(s.Kind), s.MemoryMB, s.Requests, s.ServerMean, s.Sustained, s.Instances, s.Per1000, s.CostNote})
+			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, s.Target, string(s.Kind), s.MemoryMB, s.Requests, s.ServerMean, s.Sustained, s.Instances, s.Per1000, s.CostNote, s.PricedFrom})
 		}
 	}
 	return t
 }
 
-func breakEvenTable(cs []Comparison, pr pricing) table {
+func breakEvenTable(cs []Comparison) table {
 	t := table{
 		Name:  "breakeven",
 		Title: "Break-even request rate",
-		Note: fmt.Sprintf("The lowest steady rate at which serverless costs as much as the serverful fleet sized for it (%s, at least %d, each serving the rate one instance sustained); months of %d h.",
-			pr.instanceType, pr.minInstances, cost.HoursPerMonth),
+		Note: fmt.Sprintf("The lowest steady rate at which serverless costs as much as the serverful fleet sized for it (its instance type and minimum as priced in the cost table, each instance serving the rate one instance sustained); months of %d h.",
+			cost.HoursPerMonth),
 		Cols: []column{
 			{"scenario", nil}, {"function", nil}, {"serverless", nil}, {"serverful", nil},
 			{"break_even_rps", rps}, {"fleet", nil}, {"monthly_usd", fixed(2)}, {"note", nil},

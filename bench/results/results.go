@@ -59,6 +59,11 @@ type Record struct {
 	ServerMS  float64            `json:"server_ms,omitempty"` // timings_ms.total
 	TimingsMS map[string]float64 `json:"timings_ms,omitempty"`
 
+	// RequestID is server.request_id, the Lambda request id of the invocation
+	// (on Lambda only): the key that joins the request to its REPORT line in
+	// CloudWatch Logs, which API Gateway's own request id does not.
+	RequestID string `json:"request_id,omitempty"`
+
 	// The platform's own account of the request, where it gives one (the
 	// Lambda path's REPORT line). Not "platform": that key is server.platform.
 	PlatformReport *PlatformReport `json:"platform_report,omitempty"`
@@ -74,6 +79,15 @@ type PlatformReport struct {
 	MaxMemoryMB float64 `json:"max_memory_mb,omitempty"`
 }
 
+// Group labels of the bursts meant to start cold or warm. The answer's
+// server.cold says what each request really was; the report keeps a request
+// whose answer contradicts its label apart ("mislabelled").
+const (
+	GroupCold       = "cold"        // the burst right after a forced cold start
+	GroupWarm       = "warm"        // the burst right after a cold one
+	GroupDeployCold = "deploy-cold" // the first burst after a deploy: image caches are cold too
+)
+
 // OK reports whether the request succeeded.
 func (r Record) OK() bool { return r.Status >= 200 && r.Status < 300 && r.Error == "" }
 
@@ -82,7 +96,16 @@ func (r Record) OK() bool { return r.Status >= 200 && r.Status < 300 && r.Error 
 type Sample struct {
 	Kind   string    `json:"kind"` // always "sample"
 	Target string    `json:"target"`
-	Metric string    `json:"metric"` // "instances", "cpu_percent"
+	Metric string    `json:"metric"` // MetricInstances, MetricTasks, "cpu_percent", "memory_mb"
 	Time   time.Time `json:"time"`
 	Value  float64   `json:"value"`
 }
+
+// Sample metrics the report draws over time.
+const (
+	// MetricInstances is the number of instances a target runs: local
+	// processes, or the EC2 instances of an ECS cluster's Auto Scaling group.
+	MetricInstances = "instances"
+	// MetricTasks is the number of running ECS tasks of a service.
+	MetricTasks = "tasks"
+)

@@ -45,6 +45,9 @@ func (b Batches) Run(ctx context.Context, r *Runner, t Target) (Summary, error) 
 	if err := b.Validate(); err != nil {
 		return sum, err
 	}
+	if err := t.serves(predictRoute); err != nil {
+		return sum, err
+	}
 	for batch := 1; batch <= b.Batches; batch++ {
 		start := time.Now()
 		rs, err := r.attack(ctx, func(i int) (loadgen.Target, error) {
@@ -73,11 +76,14 @@ func (b Batches) Run(ctx context.Context, r *Runner, t Target) (Summary, error) 
 	return sum, nil
 }
 
+// predictRoute is the YOLO study's route.
+const predictRoute = "/predict"
+
 // predictTarget is POST /predict for one image, as the original client sent it.
 func predictTarget(t Target, image string, rec results.Record) loadgen.Target {
 	return loadgen.Target{
 		Method: http.MethodPost,
-		URL:    t.URL + "/predict",
+		URL:    t.URLFor(predictRoute),
 		Header: http.Header{"Content-Type": {"application/json"}},
 		Body:   fmt.Appendf(nil, `{"filename":%q}`, image),
 		Record: rec,

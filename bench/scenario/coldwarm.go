@@ -77,6 +77,13 @@ func (c ColdWarm) Run(ctx context.Context, r *Runner, t Target) (Summary, error)
 	if err := c.Validate(); err != nil {
 		return sum, err
 	}
+	var routes []string
+	for _, fn := range c.Functions {
+		routes = append(routes, "/"+fn)
+	}
+	if err := t.serves(routes...); err != nil {
+		return sum, err
+	}
 	for _, fn := range Functions {
 		if !slices.Contains(c.Functions, fn) {
 			continue
@@ -111,12 +118,12 @@ func (c ColdWarm) Run(ctx context.Context, r *Runner, t Target) (Summary, error)
 // target builds the request of caller id (1-based) for fn. Each caller has its own
 // faces state (?id=N), so parallel callers do not collide.
 func (c ColdWarm) target(t Target, fn string, id int, rec results.Record) (loadgen.Target, error) {
-	if fn == "predict" {
+	if "/"+fn == predictRoute {
 		img := c.Images[(id-1)%len(c.Images)]
 		rec.Image = img
 		return predictTarget(t, img, rec), nil
 	}
-	lt := loadgen.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s/%s?id=%d", t.URL, fn, id), Timeout: c.FacesTimeout, Record: rec}
+	lt := loadgen.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s?id=%d", t.URLFor("/"+fn), id), Timeout: c.FacesTimeout, Record: rec}
 	if fn == "faces/upload" {
 		body, ctype, err := FaceUpload(c.FaceName, c.Face)
 		if err != nil {

@@ -81,6 +81,9 @@ func (s Rate) Run(ctx context.Context, r *Runner, t Target) (Summary, error) {
 	if err := s.Validate(); err != nil {
 		return sum, err
 	}
+	if err := t.serves(predictRoute); err != nil {
+		return sum, err
+	}
 	best := 0.0
 	seq := 0
 	for i, rate := range s.Rates {

@@ -1,14 +1,18 @@
 // Package scenario holds the experiments: batches (the YOLO study), coldwarm (the
 // Eigenfaces study) and rate (open-loop arrival-rate steps). Each runs against a
-// Target, which is only a base URL (and, where the platform allows, a way to force
-// cold starts), so local deployments and deployed stacks are measured alike. Every
-// request becomes a results.Record the moment it completes.
+// Target, which is a base URL, or a URL per route where each route is its own
+// function (and, where the platform allows, a way to force cold starts), so local
+// deployments and deployed stacks are measured alike. Every request becomes a
+// results.Record the moment it completes.
 package scenario
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/servebench/servebench/bench/loadgen"
@@ -18,10 +22,56 @@ import (
 // Target is a deployment under test.
 type Target struct {
 	Name string // "serverful", "serverless", or a --target name
-	URL  string // base URL, no trailing slash
+	URL  string // base URL, no trailing slash; "" when Routes name every route served
+	// Routes sends a route ("/predict", "/faces/train") to a URL of its own, as
+	// Cloud Functions serve each route from its own function at its own URL.
+	// Routes not listed go to URL+route.
+	Routes map[string]string
 	// Cold forces the next requests to be cold starts; nil when the platform gives
 	// no way to (coldwarm then says its cold burst is only as cold as it finds it).
 	Cold Coldable
+}
+
+// URLFor is the URL route is sent to: its own URL from Routes, else the base URL
+// with the route appended; "" when the target serves no such route. Every request
+// a scenario sends is addressed through it.
+func (t Target) URLFor(route string) string {
+	if u, ok := t.Routes[route]; ok {
+		return u
+	}
+	if t.URL == "" {
+		return ""
+	}
+	return t.URL + route
+}
+
+// Endpoint describes where the target is, for the results header: its base URL,
+// else its routes as "route=URL" in route order.
+func (t Target) Endpoint() string {
+	if t.URL != "" || len(t.Routes) == 0 {
+		return t.URL
+	}
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(t.Routes)) {
+		parts = append(parts, r+"="+t.Routes[r])
+	}
+	return strings.Join(parts, " ")
+}
+
+// serves reports routes the target has no URL for, before a scenario sends
+// anything: a missing function must not become a run of failed requests.
+func (t Target) serves(routes ...string) error {
+	var missing []string
+	for _, r := range routes {
+		if t.URLFor(r) == "" {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("target %s serves no %s (it has no base URL and routes only %s)",
+			t.Name, strings.Join(missing, ", "), strings.Join(slices.Sorted(maps.Keys(t.Routes)), ", "))
+	}
+	return nil
 }
 
 // Coldable can make a deployment's next requests cold starts.

@@ -302,3 +302,98 @@ func TestRateValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Cloud Functions serve each route from its own function: a target with Routes
+// sends every route to its own URL (each function here answers whatever the path,
+// as the service's Cloud Functions do), whichever scenario builds the request.
+func TestTargetRoutesSendEachRouteToItsURL(t *testing.T) {
+	fns := map[string]*fake{}
+	routes := map[string]string{}
+	for _, fn := range Functions {
+		f := newFake(t, 0)
+		fns["/"+fn] = f
+		routes["/"+fn] = f.URL
+	}
+	tg := Target{Name: "serverless-gcf-1024", Routes: routes}
+	r, _ := newRunner(&memRecorder{})
+	c := ColdWarm{Burst: 2, FacesBurst: 1, Functions: Functions, Images: []string{"images/dog.jpg"}, Face: []byte("P5"), FaceName: "1.pgm"}
+	if _, err := c.Run(context.Background(), r, tg); err != nil {
+		t.Fatal(err)
+	}
+	b := Batches{Size: 1, Batches: 1, Images: []string{"images/bus.jpg"}}
+	if _, err := b.Run(context.Background(), r, tg); err != nil {
+		t.Fatal(err)
+	}
+	s := Rate{Rates: []float64{10}, Step: 100 * time.Millisecond, Percentile: 99, Objective: time.Minute, Images: []string{"images/zidane.jpg"}}
+	if _, err := s.Run(context.Background(), r, tg); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"/predict": {`/ {"filename":"images/dog.jpg"}`, `/ {"filename":"images/dog.jpg"}`, `/ {"filename":"images/dog.jpg"}`, `/ {"filename":"images/dog.jpg"}`,
+			`/ {"filename":"images/bus.jpg"}`, `/ {"filename":"images/zidane.jpg"}`},
+		"/faces/download_data": {"/?id=1 ", "/?id=1 "},
+		"/faces/train":         {"/?id=1 ", "/?id=1 "},
+		"/faces/upload":        {"/?id=1 file:1.pgm:2 bytes", "/?id=1 file:1.pgm:2 bytes"},
+		"/faces/predict":       {"/?id=1 ", "/?id=1 "},
+	}
+	for route, f := range fns {
+		f.mu.Lock()
+		got := fmt.Sprint(f.seen)
+		f.mu.Unlock()
+		if got != fmt.Sprint(want[route]) {
+			t.Errorf("%s's function saw %s, want %s", route, got, want[route])
+		}
+	}
+}
+
+func TestTargetURLFor(t *testing.T) {
+	base := Target{Name: "serverful", URL: "http://alb"}
+	routed := Target{Name: "gcf", Routes: map[string]string{"/predict": "https://p.a.run.app", "/faces/train": "https://t.a.run.app"}}
+	mixed := Target{Name: "m", URL: "http://base", Routes: map[string]string{"/faces/train": "https://t.a.run.app"}}
+	for _, c := range []struct {
+		t           Target
+		route, want string
+	}{
+		{base, "/predict", "http://alb/predict"},
+		{base, "/faces/train", "http://alb/faces/train"},
+		{routed, "/predict", "https://p.a.run.app"},
+		{routed, "/faces/upload", ""},
+		{mixed, "/faces/train", "https://t.a.run.app"},
+		{mixed, "/predict", "http://base/predict"},
+	} {
+		if got := c.t.URLFor(c.route); got != c.want {
+			t.Errorf("%s URLFor(%s) = %q, want %q", c.t.Name, c.route, got, c.want)
+		}
+	}
+	if got := routed.Endpoint(); got != "/faces/train=https://t.a.run.app /predict=https://p.a.run.app" {
+		t.Errorf("Endpoint() = %q", got)
+	}
+	if got := mixed.Endpoint(); got != "http://base" {
+		t.Errorf("Endpoint() = %q", got)
+	}
+}
+
+// A target lacking a function a scenario calls is refused before anything is
+// sent, naming the route.
+func TestTargetMissingRouteRefused(t *testing.T) {
+	f := newFake(t, 0)
+	tg := Target{Name: "gcf", Routes: map[string]string{"/predict": f.URL}}
+	r, _ := newRunner(&memRecorder{})
+	c := ColdWarm{Burst: 1, FacesBurst: 1, Functions: []string{"predict", "faces/train"}, Images: []string{"images/dog.jpg"}}
+	_, err := c.Run(context.Background(), r, tg)
+	if err == nil || !strings.Contains(err.Error(), "target gcf serves no /faces/train") {
+		t.Errorf("err = %v", err)
+	}
+	noPredict := Target{Name: "gcf", Routes: map[string]string{"/faces/train": f.URL}}
+	for _, sc := range []Scenario{
+		Batches{Size: 1, Batches: 1, Images: []string{"images/dog.jpg"}},
+		Rate{Rates: []float64{10}, Step: time.Second, Percentile: 99, Objective: time.Second, Images: []string{"images/dog.jpg"}},
+	} {
+		if _, err := sc.Run(context.Background(), r, noPredict); err == nil || !strings.Contains(err.Error(), "target gcf serves no /predict") {
+			t.Errorf("%s: err = %v", sc.Name(), err)
+		}
+	}
+	if len(f.seen) != 0 {
+		t.Errorf("sent %q before refusing", f.seen)
+	}
+}

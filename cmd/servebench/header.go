@@ -14,20 +14,23 @@ import (
 	"github.com/servebench/servebench/bench/results"
 )
 
-// header describes the run for the first line of its results file.
-func header(ctx context.Context, started time.Time, config map[string]any, versions map[string]string, targets map[string]string, scenarios []string) results.Header {
+// header describes the run for the first line of its results file; deployments
+// says what each target (by name) runs on, where known (nil when none is).
+func header(ctx context.Context, started time.Time, config map[string]any, versions map[string]string, targets map[string]string,
+	deployments map[string]results.Deployment, scenarios []string) results.Header {
 	v := map[string]string{"go": runtime.Version(), "servebench": selfVersion(ctx)}
 	for k, x := range versions {
 		v[k] = x
 	}
 	return results.Header{
-		Started:   started.UTC(),
-		Command:   os.Args,
-		Config:    config,
-		Versions:  v,
-		Machine:   machine(),
-		Targets:   targets,
-		Scenarios: scenarios,
+		Started:     started.UTC(),
+		Command:     os.Args,
+		Config:      config,
+		Versions:    v,
+		Machine:     machine(),
+		Targets:     targets,
+		Deployments: deployments,
+		Scenarios:   scenarios,
 	}
 }
 

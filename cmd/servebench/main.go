@@ -2,6 +2,7 @@
 //
 //	servebench local [flags]                       both deployments on this machine (default)
 //	servebench run -target NAME=URL | -stack NAME  deployed endpoints
+//	servebench cloud [flags]                       deploy, measure and tear down on AWS
 //	servebench report RESULTS.jsonl                the report again from a results file
 //	servebench assets                              print the data directory
 package main
@@ -24,6 +25,7 @@ const usage = `usage: servebench <command> [flags]
 commands:
   local    stand up a serverful and a serverless deployment on this machine, measure both, write the report (default)
   run      measure deployed endpoints: -target NAME=URL or -stack NAME
+  cloud    deploy the stacks with Pulumi, measure them with forced cold starts and a Lambda memory sweep, tear them down
   report   write the report from a results.jsonl
   assets   print the data directory (model, images, faces)
 
@@ -53,6 +55,8 @@ func main() {
 		err = localCmd(ctx, log, args)
 	case "run":
 		err = runCmd(ctx, log, args)
+	case "cloud":
+		err = cloudCmd(ctx, log, args)
 	case "report":
 		err = reportCmd(ctx, log, args)
 	case "assets":

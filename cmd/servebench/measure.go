@@ -32,6 +32,9 @@ type measurement struct {
 	noReport  bool
 	prices    string // price file for the report ("" for the built-in list)
 	stdout    io.Writer
+
+	// deployments says what targets run on, by name (nil when nothing is known).
+	deployments map[string]results.Deployment
 }
 
 // measure writes the results file, runs the plan, prints the scenarios' summaries
@@ -44,10 +47,10 @@ func measure(ctx context.Context, log *slog.Logger, m measurement) error {
 	plan := scenario.Plan{Scenarios: m.scenarios, Targets: m.targets}
 	urls := map[string]string{}
 	for _, t := range m.targets {
-		urls[t.Name] = t.URL
+		urls[t.Name] = t.Endpoint()
 	}
 	path := filepath.Join(m.dir, ResultsFile)
-	w, err := results.Create(path, header(ctx, m.started, m.config, m.versions, urls, plan.Names()))
+	w, err := results.Create(path, header(ctx, m.started, m.config, m.versions, urls, m.deployments, plan.Names()))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/scenario"
 	"github.com/servebench/servebench/bench/stack"
 )
@@ -43,19 +44,11 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range stackFlags {
-		out, err := stack.Outputs(ctx, name)
-		if err != nil {
-			return err
-		}
-		eps, err := stack.Endpoints(name, out)
-		if err != nil {
-			return err
-		}
-		for _, ep := range eps {
-			targets = append(targets, scenario.Target{Name: ep.Name, URL: ep.URL})
-		}
+	fromStacks, deployments, err := stackTargets(ctx, stackFlags, stack.Outputs)
+	if err != nil {
+		return err
 	}
+	targets = append(targets, fromStacks...)
 	if len(targets) == 0 {
 		return fmt.Errorf("run: no target: give -target NAME=URL or -stack NAME")
 	}
@@ -73,15 +66,43 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	}
 	fmt.Fprintf(os.Stdout, "servebench run: %d targets; load: %s\n", len(targets), describe(scenarios))
 	for _, t := range targets {
-		fmt.Fprintf(os.Stdout, "  %s: %s (coldwarm cannot force it cold; its cold burst is as cold as it finds it)\n", t.Name, t.URL)
+		fmt.Fprintf(os.Stdout, "  %s: %s (coldwarm cannot force it cold; its cold burst is as cold as it finds it)\n", t.Name, t.Endpoint())
 	}
 	dir := lf.outDir(started)
 	err = measure(ctx, log, measurement{
-		dir: dir, started: started, config: lf.config(fs), targets: targets,
+		dir: dir, started: started, config: lf.config(fs), targets: targets, deployments: deployments,
 		scenarios: scenarios, attacker: lf.attacker(), noReport: lf.noReport, prices: lf.prices, stdout: os.Stdout,
 	})
 	fmt.Fprintf(os.Stdout, "servebench run: wall time %s; output in %s\n", time.Since(started).Round(time.Second), dir)
 	return err
+}
+
+// stackTargets are the endpoints of the named stacks (outputs reads a stack's
+// outputs: stack.Outputs, or a test's) as targets — Cloud Functions as one target
+// per memory size — and the deployment record of each target the outputs describe.
+func stackTargets(ctx context.Context, stacks []string, outputs func(context.Context, string) ([]byte, error)) ([]scenario.Target, map[string]results.Deployment, error) {
+	var targets []scenario.Target
+	deployments := map[string]results.Deployment{}
+	for _, name := range stacks {
+		out, err := outputs(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		eps, err := stack.Endpoints(name, out)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, ep := range eps {
+			targets = append(targets, ep.Target())
+			if ep.Deployment != nil {
+				deployments[ep.Name] = *ep.Deployment
+			}
+		}
+	}
+	if len(deployments) == 0 {
+		deployments = nil
+	}
+	return targets, deployments, nil
 }
 
 func parseTargets(fl []string) ([]scenario.Target, error) {

@@ -191,7 +191,7 @@ var computed = map[string]func(o *out) error{
 		o.id = o.arn("elasticloadbalancing", "loadbalancer/app/"+name+"/"+o.hex("lb", 16))
 		o.set("arn", o.id)
 		o.set("arnSuffix", "app/"+name+"/"+o.hex("lb", 16))
-		o.set("dnsName", fmt.Sprintf("%s-%s.%s.elb.amazonaws.com", name, o.digits("dns", 10), o.p.region))
+		o.set("dnsName", endpointOr(EndpointLB, fmt.Sprintf("%s-%s.%s.elb.amazonaws.com", name, o.digits("dns", 10), o.p.region)))
 		o.set("zoneId", "Z35SXDOTRQ7X7K")
 		return nil
 	},
@@ -260,7 +260,7 @@ var computed = map[string]func(o *out) error{
 	},
 	"aws:apigatewayv2/api:Api": func(o *out) error {
 		o.id = o.base36("api", 10)
-		o.set("apiEndpoint", fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com", o.id, o.p.region))
+		o.set("apiEndpoint", endpointOr(EndpointAPI, fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com", o.id, o.p.region)))
 		o.set("executionArn", o.arn("execute-api", o.id))
 		o.set("arn", fmt.Sprintf("arn:aws:apigateway:%s::/apis/%s", o.p.region, o.id))
 		return nil

@@ -87,7 +87,7 @@ func (a *API) facesHandler() http.Handler {
 			return
 		}
 		stages := timing.New()
-		server := a.Instance.Serve()
+		server := a.Instance.Serve(r.Context())
 		id, err := faceID(r)
 		if err != nil {
 			reply.WriteError(w, r, a.Log, err)

@@ -150,6 +150,9 @@ func ok(t *testing.T, what string, resp *http.Response, body map[string]any, sta
 	if server == nil || server["instance"] == "" || server["platform"] == nil {
 		t.Errorf("%s: no server object in %v", what, body)
 	}
+	if id, has := server["request_id"]; has {
+		t.Errorf("%s: request_id %v off Lambda; it names a Lambda invocation only", what, id)
+	}
 	tm, _ := body["timings_ms"].(map[string]any)
 	for _, st := range append(stages, "total") {
 		if v, okv := tm[st].(float64); !okv || v < 0 {

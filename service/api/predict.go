@@ -103,7 +103,7 @@ func (r PredictRequest) options() detect.Options {
 
 func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 	stages := timing.New()
-	server := a.Instance.Serve()
+	server := a.Instance.Serve(r.Context())
 	resp, err := a.runPredict(r.Context(), r.Body, stages)
 	if err != nil {
 		reply.WriteError(w, r, a.Log, err)

@@ -134,6 +134,9 @@ func TestPredict(t *testing.T) {
 			if !first.Server.Cold || first.Server.Instance == "" || first.Server.Runtime == "" {
 				t.Errorf("first answer's server = %+v, want cold with instance and runtime", first.Server)
 			}
+			if first.Server.RequestID != "" {
+				t.Errorf("request_id %q off Lambda; it names a Lambda invocation only", first.Server.RequestID)
+			}
 			for _, st := range append([]string{"init", "model"}, stages...) {
 				if v, ok := first.Timings[st]; !ok || v < 0 {
 					t.Errorf("cold timings_ms has no %q: %v", st, first.Timings)

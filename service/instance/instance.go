@@ -4,6 +4,7 @@
 package instance
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // Info is the "server" object of every answer.
@@ -20,6 +23,10 @@ type Info struct {
 	Platform string `json:"platform"`
 	Runtime  string `json:"runtime"`
 	MemoryMB int    `json:"memory_mb"`
+	// RequestID is the Lambda request id of the invocation, on Lambda only: the
+	// id its REPORT log line carries, which API Gateway does not pass to the
+	// client (its apigw-requestid is its own), so a client can join the two.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Instance is one process. Its first served request is cold; every later one is warm.
@@ -84,15 +91,22 @@ func (in *Instance) MarkReady() {
 func (in *Instance) Init() time.Duration { return time.Duration(in.ready.Load()) }
 
 // Serve marks one request served and reports the server info for it: cold is true
-// for exactly one request per instance, the first.
-func (in *Instance) Serve() Info {
-	return Info{
+// for exactly one request per instance, the first. ctx is the request's: on Lambda
+// it carries the invocation's context (the runtime client puts it there and
+// aws-lambda-go-api-proxy hands it on to the http.Request), whose request id the
+// answer then names.
+func (in *Instance) Serve(ctx context.Context) Info {
+	info := Info{
 		Cold:     !in.served.Swap(true),
 		Instance: in.id,
 		Platform: in.platform,
 		Runtime:  runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		MemoryMB: in.memoryMB,
 	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil {
+		info.RequestID = lc.AwsRequestID
+	}
+	return info
 }
 
 // ID is the instance's identifier.

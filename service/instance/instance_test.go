@@ -1,10 +1,15 @@
 package instance
 
 import (
+	"context"
+	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 func TestColdExactlyOnceUnderConcurrency(t *testing.T) {
@@ -15,7 +20,7 @@ func TestColdExactlyOnceUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if in.Serve().Cold {
+			if in.Serve(context.Background()).Cold {
 				cold.Add(1)
 			}
 		}()
@@ -24,7 +29,7 @@ func TestColdExactlyOnceUnderConcurrency(t *testing.T) {
 	if cold.Load() != 1 {
 		t.Fatalf("%d cold answers, want exactly 1", cold.Load())
 	}
-	if in.Serve().Cold {
+	if in.Serve(context.Background()).Cold {
 		t.Error("a later request is cold")
 	}
 }
@@ -62,9 +67,28 @@ func TestPlatformAndMemoryFromEnvironment(t *testing.T) {
 			"K_SERVICE", "FUNCTION_TARGET", "SERVEBENCH_MEMORY_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"} {
 			t.Setenv(k, c.env[k])
 		}
-		info := New().Serve()
+		info := New().Serve(context.Background())
 		if info.Platform != c.platform || info.MemoryMB != c.mem || info.Instance == "" || info.Runtime == "" {
 			t.Errorf("%v: got %+v, want platform %s, memory %d", c.env, info, c.platform, c.mem)
 		}
+	}
+}
+
+// TestRequestIDOnLambdaOnly: the answer names the Lambda request id when the
+// request's context carries a Lambda invocation, and has no request_id at all
+// otherwise.
+func TestRequestIDOnLambdaOnly(t *testing.T) {
+	in := New()
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f7d5c2e-1b3a-4c5d-9e8f-0a1b2c3d4e5f"})
+	if got := in.Serve(ctx).RequestID; got != "8f7d5c2e-1b3a-4c5d-9e8f-0a1b2c3d4e5f" {
+		t.Errorf("on Lambda: request id %q, want the invocation's", got)
+	}
+	info := in.Serve(context.Background())
+	b, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.RequestID != "" || strings.Contains(string(b), "request_id") {
+		t.Errorf("off Lambda: %s, want no request_id", b)
 	}
 }

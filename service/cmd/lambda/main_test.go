@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/servebench/servebench/service/api"
 	"github.com/servebench/servebench/service/api/apitest"
@@ -53,11 +55,16 @@ const event = `{
   "isBase64Encoded": false
 }`
 
-func invoke(t *testing.T, h lambda.Handler, method, path, body string) (events.APIGatewayV2HTTPResponse, map[string]any) {
+// invoke hands the handler one event as the runtime client does: with the
+// invocation's Lambda context (its request id) in ctx.
+func invoke(t *testing.T, h lambda.Handler, requestID, method, path, body string) (events.APIGatewayV2HTTPResponse, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	payload := strings.NewReplacer("%PATH%", path, "%METHOD%", method, "%LEN%", itoa(len(body)), "%BODY%", string(b)).Replace(event)
-	out, err := h.Invoke(context.Background(), []byte(payload))
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		AwsRequestID: requestID, InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:servebench",
+	})
+	out, err := h.Invoke(ctx, []byte(payload))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
@@ -85,6 +92,7 @@ func TestLambda(t *testing.T) {
 	t.Setenv("SERVEBENCH_BACKEND", "onnxruntime")
 	t.Setenv("SERVEBENCH_PLATFORM", "lambda")
 	t.Setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3000")
+	t.Setenv("SERVEBENCH_FACES_SOURCE", filepath.Join(apitest.DataDir(t), "faces", "orl"))
 	apitest.Detector(t) // fails clearly if the build has no ONNX Runtime
 
 	fn, err := newHandler(context.Background())
@@ -93,7 +101,8 @@ func TestLambda(t *testing.T) {
 	}
 	h := lambda.NewHandler(fn)
 
-	resp, body := invoke(t, h, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
+	const id1, id2 = "c6af9ac6-7b61-11e6-9a41-93e812345678", "0d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
+	resp, body := invoke(t, h, id1, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 	}
@@ -108,6 +117,10 @@ func TestLambda(t *testing.T) {
 	if !a.Server.Cold || a.Server.Platform != "lambda" {
 		t.Errorf("server %+v, want cold on lambda", a.Server)
 	}
+	// The Lambda request id (REPORT's), not API Gateway's requestContext.requestId.
+	if a.Server.RequestID != id1 {
+		t.Errorf("server.request_id %q, want the invocation's %q", a.Server.RequestID, id1)
+	}
 	if _, ok := body["timings_ms"].(map[string]any)["init"]; !ok {
 		t.Errorf("cold answer without timings_ms.init: %v", body["timings_ms"])
 	}
@@ -117,15 +130,20 @@ func TestLambda(t *testing.T) {
 	}
 	apitest.CheckAnnotated(t, apitest.Read(t, "images/dog.jpg"), out, a.Detections)
 
-	resp, body = invoke(t, h, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
-	if resp.StatusCode != 200 || body["server"].(map[string]any)["cold"] != false {
-		t.Errorf("second invocation: %d %v, want warm", resp.StatusCode, body["server"])
+	resp, body = invoke(t, h, id2, "POST", "/predict", `{"filename": "images/dog.jpg"}`)
+	if server := body["server"].(map[string]any); resp.StatusCode != 200 || server["cold"] != false || server["request_id"] != id2 {
+		t.Errorf("second invocation: %d %v, want warm with request_id %s", resp.StatusCode, server, id2)
 	}
-	resp, body = invoke(t, h, "POST", "/predict", `{"filename": "images/missing.jpg"}`)
+	// The faces routes build their server object apart from /predict's.
+	resp, body = invoke(t, h, "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9", "POST", "/faces/download_data?id=1", ``)
+	if server, _ := body["server"].(map[string]any); resp.StatusCode != 200 || server["request_id"] != "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9" {
+		t.Errorf("faces/download_data through Lambda: %d %v, want the invocation's request_id", resp.StatusCode, body)
+	}
+	resp, body = invoke(t, h, "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "POST", "/predict", `{"filename": "images/missing.jpg"}`)
 	if resp.StatusCode != 404 || body["error"].(map[string]any)["code"] != "not_found" {
 		t.Errorf("missing image through Lambda: %d %v", resp.StatusCode, body)
 	}
-	resp, body = invoke(t, h, "GET", "/healthz", ``)
+	resp, body = invoke(t, h, "5e4f3a2b-1c0d-4e9f-8a7b-6c5d4e3f2a1b", "GET", "/healthz", ``)
 	if resp.StatusCode != 200 || body["model_loaded"] != true {
 		t.Errorf("healthz through Lambda: %d %v", resp.StatusCode, body)
 	}
