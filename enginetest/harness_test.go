@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/servebench/servebench/enginetest/stubprovider"
 	"github.com/servebench/servebench/internal/assetstest"
-	"github.com/servebench/servebench/stacks"
 )
 
 // EnvRequire makes a missing engine a failure instead of a skip (scripts/test sets it).
@@ -176,7 +176,7 @@ func requiredPlugins() ([]plugin, error) {
 func hermeticEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PULUMI_") && !strings.HasPrefix(kv, stacks.EnvData+"=") &&
+		if !strings.HasPrefix(kv, "PULUMI_") && !strings.HasPrefix(kv, stackconfig.EnvData+"=") &&
 			!strings.HasPrefix(kv, stubprovider.EnvLog+"=") {
 			env = append(env, kv)
 		}
@@ -243,7 +243,7 @@ func newProject(t *testing.T, e *engine) *project {
 		"PULUMI_SKIP_UPDATE_CHECK=true",
 		// A stub missing for a package fails at once instead of trying a download.
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
-		stacks.EnvData+"="+e.data,
+		stackconfig.EnvData+"="+e.data,
 		stubprovider.EnvLog+"="+p.log,
 	)
 	p.pulumi("login", "file://"+backend)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"maps"
 	"net/netip"
 	"os"
@@ -23,107 +24,6 @@ import (
 	"github.com/servebench/servebench/infra/network"
 	"github.com/servebench/servebench/infra/storage"
 )
-
-// Configuration keys. The servebench: keys are the program's own; the provider
-// keys are read because the service's environment needs the region.
-const (
-	KeyMode         = "servebench:mode"
-	KeyAssetsDir    = "servebench:assetsDir"
-	KeyInputBucket  = "servebench:inputBucket"
-	KeyOutputBucket = "servebench:outputBucket"
-	KeyImageKeep    = "servebench:imageKeep"
-
-	KeyVpcID            = "servebench:vpcId"
-	KeySubnetIDs        = "servebench:subnetIds"
-	KeyVpcCIDR          = "servebench:vpcCidr"
-	KeyInstanceType     = "servebench:instanceType"
-	KeyMinSize          = "servebench:minSize"
-	KeyMaxSize          = "servebench:maxSize"
-	KeyCPUTarget        = "servebench:cpuTarget"
-	KeyScaleInCooldown  = "servebench:scaleInCooldown"
-	KeyScaleOutCooldown = "servebench:scaleOutCooldown"
-	KeyTaskCPU          = "servebench:taskCpu"
-	KeyTaskMemoryMB     = "servebench:taskMemoryMb"
-	KeyListenerPort     = "servebench:listenerPort"
-	KeyIngressCIDRs     = "servebench:ingressCidrs"
-	KeyLogRetentionDays = "servebench:logRetentionDays"
-
-	KeyLambdaMemoryMB            = "servebench:lambdaMemoryMb"
-	KeyLambdaTimeout             = "servebench:lambdaTimeout"
-	KeyLambdaReservedConcurrency = "servebench:lambdaReservedConcurrency"
-	KeyThrottleRate              = "servebench:throttleRateLimit"
-	KeyThrottleBurst             = "servebench:throttleBurstLimit"
-	KeyGCPMemoriesMB             = "servebench:gcpMemoryMb"
-	KeyGCPTimeout                = "servebench:gcpTimeout"
-	KeyGCPMaxInstances           = "servebench:gcpMaxInstances"
-	KeyGCPPublic                 = "servebench:gcpPublic"
-	KeyGCPInvokers               = "servebench:gcpInvokers"
-	KeyGCPInputBucket            = "servebench:gcpInputBucket"
-	KeyGCPOutputBucket           = "servebench:gcpOutputBucket"
-
-	KeyAWSRegion  = "aws:region"
-	KeyGCPProject = "gcp:project"
-	KeyGCPRegion  = "gcp:region"
-)
-
-// Modes.
-const (
-	ModeServerful  = "serverful"
-	ModeServerless = "serverless"
-)
-
-// EnvData names the environment variable consulted for the assets directory when
-// servebench:assetsDir is not set (the same one the tests and local tools use).
-const EnvData = "SERVEBENCH_DATA"
-
-// Key describes one servebench: configuration key: its Pulumi.yaml type, the mode
-// it belongs to ("" = every mode), its default as written in the README, and what
-// it does.
-type Key struct {
-	Name    string
-	Type    string // string | integer | boolean | array
-	Mode    string
-	Default string
-	Doc     string
-}
-
-// Keys lists every servebench: key the program reads. Pulumi.yaml declares the
-// same set (a test keeps them in step), so a typo in a stack file is caught.
-var Keys = []Key{
-	{KeyMode, "string", "", "(required)", "what the stack stands up: serverful or serverless"},
-	{KeyAssetsDir, "string", "", "$SERVEBENCH_DATA, else ../shared/data", "local directory with models/, images/, faces/orl/ to upload"},
-	{KeyInputBucket, "string", "", "generated", "exact S3 input bucket name"},
-	{KeyOutputBucket, "string", "", "generated", "exact S3 output bucket name"},
-	{KeyImageKeep, "integer", "", strconv.Itoa(image.DefaultKeepImages), "ECR lifecycle rule: images kept"},
-
-	{KeyVpcID, "string", ModeServerful, "new VPC", "existing VPC to use (with subnetIds)"},
-	{KeySubnetIDs, "array", ModeServerful, "new public subnets", "existing public subnets, at least two zones (with vpcId)"},
-	{KeyVpcCIDR, "string", ModeServerful, network.DefaultCIDR, "CIDR block of the new VPC"},
-	{KeyInstanceType, "string", ModeServerful, ecs.DefaultInstanceType, "EC2 instance type of the cluster"},
-	{KeyMinSize, "integer", ModeServerful, strconv.Itoa(ecs.DefaultMinSize), "minimum instances and tasks"},
-	{KeyMaxSize, "integer", ModeServerful, strconv.Itoa(ecs.DefaultMaxSize), "maximum instances and tasks"},
-	{KeyCPUTarget, "integer", ModeServerful, fmt.Sprint(ecs.DefaultCPUTarget), "target tracking: service CPU percent"},
-	{KeyScaleInCooldown, "integer", ModeServerful, strconv.Itoa(ecs.DefaultScaleInCooldown), "target tracking: scale-in cooldown, seconds"},
-	{KeyScaleOutCooldown, "integer", ModeServerful, strconv.Itoa(ecs.DefaultScaleOutCooldown), "target tracking: scale-out cooldown, seconds"},
-	{KeyTaskCPU, "integer", ModeServerful, strconv.Itoa(ecs.DefaultTaskCPU), "task CPU units (4096 = one t3a.xlarge)"},
-	{KeyTaskMemoryMB, "integer", ModeServerful, strconv.Itoa(ecs.DefaultTaskMemoryMB), "task memory, MiB"},
-	{KeyListenerPort, "integer", ModeServerful, strconv.Itoa(ecs.DefaultListenerPort), "load balancer listener port (HTTP)"},
-	{KeyIngressCIDRs, "array", ModeServerful, `["` + ecs.DefaultIngressCIDR + `"]`, "CIDRs allowed to reach the listener"},
-	{KeyLogRetentionDays, "integer", "", strconv.Itoa(ecs.DefaultLogRetentionDays), "CloudWatch log retention, days"},
-
-	{KeyLambdaMemoryMB, "integer", ModeServerless, strconv.Itoa(lambda.DefaultMemoryMB), "Lambda memory, MB"},
-	{KeyLambdaTimeout, "integer", ModeServerless, strconv.Itoa(lambda.DefaultTimeoutSeconds), "Lambda timeout, seconds (4 to 30: API Gateway's limit; the service's own deadline is 3 s less)"},
-	{KeyLambdaReservedConcurrency, "integer", ModeServerless, "unset", "Lambda reserved concurrency"},
-	{KeyThrottleRate, "integer", ModeServerless, strconv.Itoa(lambda.DefaultThrottleRate), "API Gateway stage: steady requests per second"},
-	{KeyThrottleBurst, "integer", ModeServerless, strconv.Itoa(lambda.DefaultThrottleBurst), "API Gateway stage: burst requests"},
-	{KeyGCPMemoriesMB, "array", ModeServerless, fmt.Sprintf("[%d]", gcpfunctions.DefaultMemoryMB), "Cloud Functions memory sizes, MiB: one set of functions per size"},
-	{KeyGCPTimeout, "integer", ModeServerless, strconv.Itoa(gcpfunctions.DefaultTimeoutSeconds), "Cloud Functions timeout, seconds"},
-	{KeyGCPMaxInstances, "integer", ModeServerless, strconv.Itoa(gcpfunctions.DefaultMaxInstances), "Cloud Functions max instances per function"},
-	{KeyGCPPublic, "boolean", ModeServerless, strconv.FormatBool(gcpfunctions.DefaultPublic), "anyone may invoke the Cloud Functions"},
-	{KeyGCPInvokers, "array", ModeServerless, "[]", `IAM members allowed to invoke ("user:me@example.com")`},
-	{KeyGCPInputBucket, "string", ModeServerless, "generated", "exact GCS input bucket name"},
-	{KeyGCPOutputBucket, "string", ModeServerless, "generated", "exact GCS output bucket name"},
-}
 
 // Config is a stack's validated configuration.
 type Config struct {
@@ -182,48 +82,48 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	c := &Config{}
 
 	modes := slices.Sorted(maps.Keys(Programs))
-	c.Mode = r.str(KeyMode, "")
+	c.Mode = r.str(stackconfig.KeyMode, "")
 	switch {
 	case c.Mode == "":
-		r.fail(KeyMode, "", "not set; valid modes: "+strings.Join(modes, ", "))
+		r.fail(stackconfig.KeyMode, "", "not set; valid modes: "+strings.Join(modes, ", "))
 		return nil, r.err()
 	case Programs[c.Mode] == nil:
-		r.fail(KeyMode, c.Mode, "unknown mode; valid modes: "+strings.Join(modes, ", "))
+		r.fail(stackconfig.KeyMode, c.Mode, "unknown mode; valid modes: "+strings.Join(modes, ", "))
 		return nil, r.err()
 	}
 	for _, key := range unknownKeys(os.Getenv(pulumi.EnvConfig)) {
-		r.fail(key, "", "unknown key (a typo?); known keys: "+strings.Join(KeyNames(), ", "))
+		r.fail(key, "", "unknown key (a typo?); known keys: "+strings.Join(stackconfig.KeyNames(), ", "))
 	}
-	for _, k := range Keys {
+	for _, k := range stackconfig.Keys {
 		if _, set := ctx.GetConfig(k.Name); set && k.Mode != "" && k.Mode != c.Mode {
 			r.fail(k.Name, "", fmt.Sprintf("applies to mode %s, not %s", k.Mode, c.Mode))
 		}
 	}
 
-	c.AWSRegion = r.str(KeyAWSRegion, "")
+	c.AWSRegion = r.str(stackconfig.KeyAWSRegion, "")
 	if c.AWSRegion == "" {
-		r.fail(KeyAWSRegion, "", "not set; the service's bucket URLs need the region (e.g. us-east-1)")
+		r.fail(stackconfig.KeyAWSRegion, "", "not set; the service's bucket URLs need the region (e.g. us-east-1)")
 	} else if !regionRE.MatchString(c.AWSRegion) {
-		r.fail(KeyAWSRegion, c.AWSRegion, "not an AWS region name (e.g. us-east-1)")
+		r.fail(stackconfig.KeyAWSRegion, c.AWSRegion, "not an AWS region name (e.g. us-east-1)")
 	}
 	root := projectRoot(ctx.RootDirectory())
 	c.SourceDir = relative(filepath.Join(root, "service"))
 	c.AssetsDir, c.Objects = r.assets(root)
-	c.InputBucket = r.bucket(KeyInputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
-	c.OutputBucket = r.bucket(KeyOutputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
+	c.InputBucket = r.bucket(stackconfig.KeyInputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
+	c.OutputBucket = r.bucket(stackconfig.KeyOutputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
 	if c.InputBucket != "" && c.InputBucket == c.OutputBucket {
-		r.fail(KeyOutputBucket, c.OutputBucket, "same as "+KeyInputBucket+"; the buckets must differ")
+		r.fail(stackconfig.KeyOutputBucket, c.OutputBucket, "same as "+stackconfig.KeyInputBucket+"; the buckets must differ")
 	}
-	c.ImageKeep = r.integer(KeyImageKeep, image.DefaultKeepImages, 1, 1000)
-	c.LogRetentionDays = r.integer(KeyLogRetentionDays, ecs.DefaultLogRetentionDays, 1, 3653)
+	c.ImageKeep = r.integer(stackconfig.KeyImageKeep, image.DefaultKeepImages, 1, 1000)
+	c.LogRetentionDays = r.integer(stackconfig.KeyLogRetentionDays, ecs.DefaultLogRetentionDays, 1, 3653)
 	if !slices.Contains(logRetentions, c.LogRetentionDays) {
-		r.fail(KeyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), fmt.Sprintf("CloudWatch keeps logs for one of %v days", logRetentions))
+		r.fail(stackconfig.KeyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), fmt.Sprintf("CloudWatch keeps logs for one of %v days", logRetentions))
 	}
 
 	switch c.Mode {
-	case ModeServerful:
+	case stackconfig.ModeServerful:
 		c.Serverful = r.serverful()
-	case ModeServerless:
+	case stackconfig.ModeServerless:
 		c.Serverless = r.serverless()
 	}
 	if err := r.err(); err != nil {
@@ -234,52 +134,52 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 func (r *reader) serverful() ServerfulConfig {
 	s := ServerfulConfig{
-		VpcID:            r.str(KeyVpcID, ""),
-		SubnetIDs:        r.strs(KeySubnetIDs, nil),
-		VpcCIDR:          r.str(KeyVpcCIDR, network.DefaultCIDR),
-		InstanceType:     r.str(KeyInstanceType, ecs.DefaultInstanceType),
-		MinSize:          r.integer(KeyMinSize, ecs.DefaultMinSize, 1, 100),
-		MaxSize:          r.integer(KeyMaxSize, ecs.DefaultMaxSize, 1, 100),
-		CPUTarget:        float64(r.integer(KeyCPUTarget, int(ecs.DefaultCPUTarget), 1, 100)),
-		ScaleInCooldown:  r.integer(KeyScaleInCooldown, ecs.DefaultScaleInCooldown, 0, 3600),
-		ScaleOutCooldown: r.integer(KeyScaleOutCooldown, ecs.DefaultScaleOutCooldown, 0, 3600),
-		TaskCPU:          r.integer(KeyTaskCPU, ecs.DefaultTaskCPU, 128, 196608),
-		TaskMemoryMB:     r.integer(KeyTaskMemoryMB, ecs.DefaultTaskMemoryMB, 128, 1048576),
-		ListenerPort:     r.integer(KeyListenerPort, ecs.DefaultListenerPort, 1, 65535),
-		IngressCIDRs:     r.strs(KeyIngressCIDRs, []string{ecs.DefaultIngressCIDR}),
+		VpcID:            r.str(stackconfig.KeyVpcID, ""),
+		SubnetIDs:        r.strs(stackconfig.KeySubnetIDs, nil),
+		VpcCIDR:          r.str(stackconfig.KeyVpcCIDR, network.DefaultCIDR),
+		InstanceType:     r.str(stackconfig.KeyInstanceType, ecs.DefaultInstanceType),
+		MinSize:          r.integer(stackconfig.KeyMinSize, ecs.DefaultMinSize, 1, 100),
+		MaxSize:          r.integer(stackconfig.KeyMaxSize, ecs.DefaultMaxSize, 1, 100),
+		CPUTarget:        float64(r.integer(stackconfig.KeyCPUTarget, int(ecs.DefaultCPUTarget), 1, 100)),
+		ScaleInCooldown:  r.integer(stackconfig.KeyScaleInCooldown, ecs.DefaultScaleInCooldown, 0, 3600),
+		ScaleOutCooldown: r.integer(stackconfig.KeyScaleOutCooldown, ecs.DefaultScaleOutCooldown, 0, 3600),
+		TaskCPU:          r.integer(stackconfig.KeyTaskCPU, ecs.DefaultTaskCPU, 128, 196608),
+		TaskMemoryMB:     r.integer(stackconfig.KeyTaskMemoryMB, ecs.DefaultTaskMemoryMB, 128, 1048576),
+		ListenerPort:     r.integer(stackconfig.KeyListenerPort, ecs.DefaultListenerPort, 1, 65535),
+		IngressCIDRs:     r.strs(stackconfig.KeyIngressCIDRs, []string{ecs.DefaultIngressCIDR}),
 	}
 	if s.MaxSize < s.MinSize {
-		r.fail(KeyMaxSize, strconv.Itoa(s.MaxSize), fmt.Sprintf("below %s (%d)", KeyMinSize, s.MinSize))
+		r.fail(stackconfig.KeyMaxSize, strconv.Itoa(s.MaxSize), fmt.Sprintf("below %s (%d)", stackconfig.KeyMinSize, s.MinSize))
 	}
 	switch {
 	case s.VpcID != "" && len(s.SubnetIDs) == 0:
-		r.fail(KeySubnetIDs, "", "not set; "+KeyVpcID+" needs its public subnets")
+		r.fail(stackconfig.KeySubnetIDs, "", "not set; "+stackconfig.KeyVpcID+" needs its public subnets")
 	case s.VpcID == "" && len(s.SubnetIDs) > 0:
-		r.fail(KeyVpcID, "", "not set; "+KeySubnetIDs+" needs the VPC they belong to")
+		r.fail(stackconfig.KeyVpcID, "", "not set; "+stackconfig.KeySubnetIDs+" needs the VPC they belong to")
 	}
 	if s.VpcID != "" && !vpcRE.MatchString(s.VpcID) {
-		r.fail(KeyVpcID, s.VpcID, "not a VPC id (vpc-0123abcd)")
+		r.fail(stackconfig.KeyVpcID, s.VpcID, "not a VPC id (vpc-0123abcd)")
 	}
 	if len(s.SubnetIDs) == 1 {
-		r.fail(KeySubnetIDs, strings.Join(s.SubnetIDs, ","), "an ALB needs subnets in at least two zones")
+		r.fail(stackconfig.KeySubnetIDs, strings.Join(s.SubnetIDs, ","), "an ALB needs subnets in at least two zones")
 	}
 	for _, id := range s.SubnetIDs {
 		if !subnetRE.MatchString(id) {
-			r.fail(KeySubnetIDs, id, "not a subnet id (subnet-0123abcd)")
+			r.fail(stackconfig.KeySubnetIDs, id, "not a subnet id (subnet-0123abcd)")
 		}
 	}
 	if _, err := network.SubnetCIDRs(s.VpcCIDR, network.DefaultZones); err != nil {
-		r.fail(KeyVpcCIDR, s.VpcCIDR, "want an IPv4 block from /16 to /27 with room for two subnets")
+		r.fail(stackconfig.KeyVpcCIDR, s.VpcCIDR, "want an IPv4 block from /16 to /27 with room for two subnets")
 	}
 	if !instanceRE.MatchString(s.InstanceType) {
-		r.fail(KeyInstanceType, s.InstanceType, "not an EC2 instance type (family.size, e.g. t3a.xlarge)")
+		r.fail(stackconfig.KeyInstanceType, s.InstanceType, "not an EC2 instance type (family.size, e.g. t3a.xlarge)")
 	}
 	if len(s.IngressCIDRs) == 0 {
-		r.fail(KeyIngressCIDRs, "[]", "empty: nobody could reach the load balancer")
+		r.fail(stackconfig.KeyIngressCIDRs, "[]", "empty: nobody could reach the load balancer")
 	}
 	for _, cidr := range s.IngressCIDRs {
 		if p, err := netip.ParsePrefix(cidr); err != nil || p.Masked() != p {
-			r.fail(KeyIngressCIDRs, cidr, "not a CIDR block (e.g. 203.0.113.0/24)")
+			r.fail(stackconfig.KeyIngressCIDRs, cidr, "not a CIDR block (e.g. 203.0.113.0/24)")
 		}
 	}
 	return s
@@ -287,50 +187,50 @@ func (r *reader) serverful() ServerfulConfig {
 
 func (r *reader) serverless() ServerlessConfig {
 	s := ServerlessConfig{
-		LambdaMemoryMB:  r.integer(KeyLambdaMemoryMB, lambda.DefaultMemoryMB, 128, 10240),
-		LambdaTimeout:   r.integer(KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
-		ThrottleRate:    r.integer(KeyThrottleRate, lambda.DefaultThrottleRate, 1, 10000),
-		ThrottleBurst:   r.integer(KeyThrottleBurst, lambda.DefaultThrottleBurst, 1, 5000),
-		GCPProject:      r.str(KeyGCPProject, ""),
-		GCPRegion:       r.str(KeyGCPRegion, gcpfunctions.DefaultRegion),
-		GCPMemoriesMB:   r.ints(KeyGCPMemoriesMB, []int{gcpfunctions.DefaultMemoryMB}),
-		GCPTimeout:      r.integer(KeyGCPTimeout, gcpfunctions.DefaultTimeoutSeconds, 1, 3600),
-		GCPMaxInstances: r.integer(KeyGCPMaxInstances, gcpfunctions.DefaultMaxInstances, 1, 1000),
-		GCPPublic:       r.boolean(KeyGCPPublic, gcpfunctions.DefaultPublic),
-		GCPInvokers:     r.strs(KeyGCPInvokers, nil),
+		LambdaMemoryMB:  r.integer(stackconfig.KeyLambdaMemoryMB, lambda.DefaultMemoryMB, 128, 10240),
+		LambdaTimeout:   r.integer(stackconfig.KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
+		ThrottleRate:    r.integer(stackconfig.KeyThrottleRate, lambda.DefaultThrottleRate, 1, 10000),
+		ThrottleBurst:   r.integer(stackconfig.KeyThrottleBurst, lambda.DefaultThrottleBurst, 1, 5000),
+		GCPProject:      r.str(stackconfig.KeyGCPProject, ""),
+		GCPRegion:       r.str(stackconfig.KeyGCPRegion, gcpfunctions.DefaultRegion),
+		GCPMemoriesMB:   r.ints(stackconfig.KeyGCPMemoriesMB, []int{gcpfunctions.DefaultMemoryMB}),
+		GCPTimeout:      r.integer(stackconfig.KeyGCPTimeout, gcpfunctions.DefaultTimeoutSeconds, 1, 3600),
+		GCPMaxInstances: r.integer(stackconfig.KeyGCPMaxInstances, gcpfunctions.DefaultMaxInstances, 1, 1000),
+		GCPPublic:       r.boolean(stackconfig.KeyGCPPublic, gcpfunctions.DefaultPublic),
+		GCPInvokers:     r.strs(stackconfig.KeyGCPInvokers, nil),
 	}
 	if s.LambdaTimeout > lambda.MaxIntegrationTimeoutSeconds {
-		r.fail(KeyLambdaTimeout, strconv.Itoa(s.LambdaTimeout), fmt.Sprintf("above the %d s an API Gateway HTTP API waits for Lambda", lambda.MaxIntegrationTimeoutSeconds))
+		r.fail(stackconfig.KeyLambdaTimeout, strconv.Itoa(s.LambdaTimeout), fmt.Sprintf("above the %d s an API Gateway HTTP API waits for Lambda", lambda.MaxIntegrationTimeoutSeconds))
 	}
-	if _, set := r.get(KeyLambdaReservedConcurrency); set {
-		n := r.integer(KeyLambdaReservedConcurrency, 0, 1, 1000000)
+	if _, set := r.get(stackconfig.KeyLambdaReservedConcurrency); set {
+		n := r.integer(stackconfig.KeyLambdaReservedConcurrency, 0, 1, 1000000)
 		s.ReservedConcurrency = &n
 	}
-	s.GCPInputBucket = r.bucket(KeyGCPInputBucket, gcsNameRE, "a GCS bucket name: 3-63 of a-z 0-9 - _, starting and ending with a letter or digit")
-	s.GCPOutputBucket = r.bucket(KeyGCPOutputBucket, gcsNameRE, "a GCS bucket name: 3-63 of a-z 0-9 - _, starting and ending with a letter or digit")
+	s.GCPInputBucket = r.bucket(stackconfig.KeyGCPInputBucket, gcsNameRE, "a GCS bucket name: 3-63 of a-z 0-9 - _, starting and ending with a letter or digit")
+	s.GCPOutputBucket = r.bucket(stackconfig.KeyGCPOutputBucket, gcsNameRE, "a GCS bucket name: 3-63 of a-z 0-9 - _, starting and ending with a letter or digit")
 	seen := map[int]bool{}
 	for _, mb := range s.GCPMemoriesMB {
 		if !slices.Contains(gcpMemories, mb) {
-			r.fail(KeyGCPMemoriesMB, strconv.Itoa(mb), fmt.Sprintf("Cloud Functions offers %v MiB", gcpMemories))
+			r.fail(stackconfig.KeyGCPMemoriesMB, strconv.Itoa(mb), fmt.Sprintf("Cloud Functions offers %v MiB", gcpMemories))
 		}
 		if seen[mb] {
-			r.fail(KeyGCPMemoriesMB, strconv.Itoa(mb), "listed twice")
+			r.fail(stackconfig.KeyGCPMemoriesMB, strconv.Itoa(mb), "listed twice")
 		}
 		seen[mb] = true
 	}
 	if len(s.GCPMemoriesMB) == 0 {
-		r.fail(KeyGCPMemoriesMB, "[]", "empty; list at least one memory size")
+		r.fail(stackconfig.KeyGCPMemoriesMB, "[]", "empty; list at least one memory size")
 	}
 	for _, m := range s.GCPInvokers {
 		if !invokerRE.MatchString(m) {
-			r.fail(KeyGCPInvokers, m, "not an IAM member (user:, serviceAccount:, group: or domain: followed by a name)")
+			r.fail(stackconfig.KeyGCPInvokers, m, "not an IAM member (user:, serviceAccount:, group: or domain: followed by a name)")
 		}
 	}
 	if s.GCPProject != "" && !gcpProjectRE.MatchString(s.GCPProject) {
-		r.fail(KeyGCPProject, s.GCPProject, "not a GCP project id (6-30 of a-z 0-9 -, starting with a letter)")
+		r.fail(stackconfig.KeyGCPProject, s.GCPProject, "not a GCP project id (6-30 of a-z 0-9 -, starting with a letter)")
 	}
 	if !gcpRegionRE.MatchString(s.GCPRegion) {
-		r.fail(KeyGCPRegion, s.GCPRegion, "not a GCP region name (e.g. us-central1)")
+		r.fail(stackconfig.KeyGCPRegion, s.GCPRegion, "not a GCP region name (e.g. us-central1)")
 	}
 	return s
 }
@@ -446,14 +346,14 @@ func (r *reader) bucket(key string, re *regexp.Regexp, what string) string {
 // assets finds the assets directory (config, else $SERVEBENCH_DATA, else
 // ../shared/data beside the project) and checks its contents.
 func (r *reader) assets(root string) (string, []storage.Object) {
-	dir, from := r.str(KeyAssetsDir, ""), KeyAssetsDir
+	dir, from := r.str(stackconfig.KeyAssetsDir, ""), stackconfig.KeyAssetsDir
 	if dir == "" {
-		dir, from = os.Getenv(EnvData), EnvData
+		dir, from = os.Getenv(stackconfig.EnvData), stackconfig.EnvData
 	}
 	if dir == "" {
 		shared := filepath.Join(root, "..", "shared", "data")
 		if _, err := os.Stat(shared); err != nil {
-			r.fail(KeyAssetsDir, "", "not set, "+EnvData+" is not set and "+shared+" does not exist; point it at a directory with models/yolox_nano.onnx, images/*.jpg and faces/orl/")
+			r.fail(stackconfig.KeyAssetsDir, "", "not set, "+stackconfig.EnvData+" is not set and "+shared+" does not exist; point it at a directory with models/yolox_nano.onnx, images/*.jpg and faces/orl/")
 			return "", nil
 		}
 		dir, from = shared, "../shared/data"
@@ -463,7 +363,7 @@ func (r *reader) assets(root string) (string, []storage.Object) {
 	}
 	objs, err := storage.Objects(dir)
 	if err != nil {
-		r.fail(KeyAssetsDir, dir, fmt.Sprintf("(from %s) %v", from, err))
+		r.fail(stackconfig.KeyAssetsDir, dir, fmt.Sprintf("(from %s) %v", from, err))
 		return dir, nil
 	}
 	return dir, objs
@@ -513,20 +413,10 @@ func unknownKeys(engineConfig string) []string {
 	}
 	var unknown []string
 	for key := range all {
-		if strings.HasPrefix(key, "servebench:") && !slices.Contains(KeyNames(), key) {
+		if strings.HasPrefix(key, "servebench:") && !slices.Contains(stackconfig.KeyNames(), key) {
 			unknown = append(unknown, key)
 		}
 	}
 	sort.Strings(unknown)
 	return unknown
-}
-
-// KeyNames returns the servebench: key names, sorted.
-func KeyNames() []string {
-	names := make([]string, len(Keys))
-	for i, k := range Keys {
-		names[i] = k.Name
-	}
-	sort.Strings(names)
-	return names
 }

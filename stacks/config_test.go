@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"encoding/json"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,8 +11,6 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/servebench/servebench/stacks"
 )
 
 // Every bad value fails the program before any resource is registered, with a
@@ -133,7 +132,7 @@ func TestProjectAndStackFiles(t *testing.T) {
 	if proj.Name != "servebench" || proj.Runtime != "go" {
 		t.Errorf("Pulumi.yaml name %q runtime %v: the keys' namespace is servebench:", proj.Name, proj.Runtime)
 	}
-	known := stacks.KeyNames()
+	known := stackconfig.KeyNames()
 	for k, decl := range proj.Config {
 		full := k
 		if !strings.Contains(k, ":") {
@@ -143,35 +142,35 @@ func TestProjectAndStackFiles(t *testing.T) {
 			t.Errorf("Pulumi.yaml declares %s, which the program does not read", full)
 		}
 		// A declared key without a default is required by Pulumi: only mode is.
-		if decl.Default == nil && full != stacks.KeyMode {
+		if decl.Default == nil && full != stackconfig.KeyMode {
 			t.Errorf("Pulumi.yaml declares %s without a default: Pulumi would require it", full)
 		}
 	}
-	providerKeys := []string{stacks.KeyAWSRegion, stacks.KeyGCPProject, stacks.KeyGCPRegion, stacks.KeyAWSDefaultTags}
+	providerKeys := []string{stackconfig.KeyAWSRegion, stackconfig.KeyGCPProject, stackconfig.KeyGCPRegion, stackconfig.KeyAWSDefaultTags}
 	for _, stack := range []string{"serverful", "serverless"} {
 		cfg := stackConfig(t, stack)
-		if cfg[stacks.KeyMode] != stack {
-			t.Errorf("Pulumi.%s.yaml: mode %q", stack, cfg[stacks.KeyMode])
+		if cfg[stackconfig.KeyMode] != stack {
+			t.Errorf("Pulumi.%s.yaml: mode %q", stack, cfg[stackconfig.KeyMode])
 		}
 		for k := range cfg {
 			if !slices.Contains(known, k) && !slices.Contains(providerKeys, k) {
 				t.Errorf("Pulumi.%s.yaml sets %s, which the program does not read", stack, k)
 			}
 		}
-		if cfg[stacks.KeyAWSRegion] == "" {
+		if cfg[stackconfig.KeyAWSRegion] == "" {
 			t.Errorf("Pulumi.%s.yaml: no aws:region", stack)
 		}
 		// The leftover check of `servebench cloud` finds resources by these tags.
 		var tags struct{ Tags map[string]string }
-		if err := json.Unmarshal([]byte(cfg[stacks.KeyAWSDefaultTags]), &tags); err != nil {
-			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %q: %v", stack, cfg[stacks.KeyAWSDefaultTags], err)
-		} else if !maps.Equal(tags.Tags, stacks.DefaultTags(proj.Name, stack)) {
-			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %v, want tags %v", stack, tags.Tags, stacks.DefaultTags(proj.Name, stack))
+		if err := json.Unmarshal([]byte(cfg[stackconfig.KeyAWSDefaultTags]), &tags); err != nil {
+			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %q: %v", stack, cfg[stackconfig.KeyAWSDefaultTags], err)
+		} else if !maps.Equal(tags.Tags, stackconfig.DefaultTags(proj.Name, stack)) {
+			t.Errorf("Pulumi.%s.yaml: aws:defaultTags %v, want tags %v", stack, tags.Tags, stackconfig.DefaultTags(proj.Name, stack))
 		}
 	}
 	// The key table and the constants agree, and every key is documented.
 	seen := map[string]bool{}
-	for _, k := range stacks.Keys {
+	for _, k := range stackconfig.Keys {
 		if seen[k.Name] || !strings.HasPrefix(k.Name, "servebench:") || k.Doc == "" || k.Default == "" {
 			t.Errorf("key %+v: duplicate, outside servebench: or undocumented", k)
 		}

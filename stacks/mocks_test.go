@@ -3,6 +3,7 @@ package stacks_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -298,7 +299,7 @@ func run(t *testing.T, stack string, overrides map[string]string) deployment {
 	t.Helper()
 	// The program only checks the assets exist and hands their paths to the
 	// engine; a small fixture keeps these tests independent of the real data.
-	t.Setenv(stacks.EnvData, assetstest.Dir(t))
+	t.Setenv(stackconfig.EnvData, assetstest.Dir(t))
 	cfg := stackConfig(t, stack)
 	for k, v := range overrides {
 		if v == "" {

@@ -6,6 +6,7 @@ package stacks
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/servebench/servebench/stacks/stackconfig"
 
 	"github.com/servebench/servebench/infra/image"
 	"github.com/servebench/servebench/infra/naming"
@@ -17,8 +18,8 @@ type Deployment func(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error)
 
 // Programs are the deployments by servebench:mode.
 var Programs = map[string]Deployment{
-	ModeServerful:  Serverful,
-	ModeServerless: Serverless,
+	stackconfig.ModeServerful:  Serverful,
+	stackconfig.ModeServerless: Serverless,
 }
 
 // Program is the Pulumi program: main runs it with pulumi.Run, the tests under

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/stack"
-	"github.com/servebench/servebench/stacks"
 )
 
 // add makes the targets of a deployed stack from its outputs, as `run -stack`
@@ -60,7 +60,7 @@ func (d *deployed) add(ctx context.Context, name string, out Outputs, clouds Clo
 func gcpOf(plans []stackPlan) gcpTarget {
 	for _, p := range plans {
 		if p.name == "serverless" {
-			return gcpTarget{project: p.get(stacks.KeyGCPProject), region: p.get(stacks.KeyGCPRegion)}
+			return gcpTarget{project: p.get(stackconfig.KeyGCPProject), region: p.get(stackconfig.KeyGCPRegion)}
 		}
 	}
 	return gcpTarget{}

@@ -3,13 +3,13 @@ package cloud
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/scenario"
-	"github.com/servebench/servebench/stacks"
 )
 
 // DefaultDeployAllowance is the time the plan adds for deploy, ready and
@@ -118,19 +118,19 @@ func cloudPlan(o Options, plans []stackPlan) (cost.CloudPlan, error) {
 	for _, sp := range plans {
 		switch sp.name {
 		case "serverful":
-			maxSize, err := sp.int(stacks.KeyMaxSize)
+			maxSize, err := sp.int(stackconfig.KeyMaxSize)
 			if err != nil {
 				return p, err
 			}
 			zones := newVPCZones
-			if v := sp.config[stacks.KeySubnetIDs]; v != "" {
+			if v := sp.config[stackconfig.KeySubnetIDs]; v != "" {
 				var ids []string
 				if err := json.Unmarshal([]byte(v), &ids); err != nil {
-					return p, fmt.Errorf("Pulumi.%s.yaml: %s = %s: %w", sp.name, stacks.KeySubnetIDs, v, err)
+					return p, fmt.Errorf("Pulumi.%s.yaml: %s = %s: %w", sp.name, stackconfig.KeySubnetIDs, v, err)
 				}
 				zones = len(ids)
 			}
-			p.Serverful = &cost.ServerfulPlan{InstanceType: sp.get(stacks.KeyInstanceType), MaxInstances: maxSize,
+			p.Serverful = &cost.ServerfulPlan{InstanceType: sp.get(stackconfig.KeyInstanceType), MaxInstances: maxSize,
 				ALBNodes: zones, WallTime: wall, PeakRate: peakRate(o.Scenarios)}
 		case "serverless":
 			l, err := lambdaPlan(o, sp, perTarget)
@@ -149,11 +149,11 @@ func cloudPlan(o Options, plans []stackPlan) (cost.CloudPlan, error) {
 // lambdaPlan: the scenarios at the stack's memory size, the sweep's bursts at
 // each of its sizes, every request running to the function's timeout.
 func lambdaPlan(o Options, sp stackPlan, perTarget int) (*cost.LambdaPlan, error) {
-	mem, err := sp.int(stacks.KeyLambdaMemoryMB)
+	mem, err := sp.int(stackconfig.KeyLambdaMemoryMB)
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := sp.int(stacks.KeyLambdaTimeout)
+	timeout, err := sp.int(stackconfig.KeyLambdaTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -185,16 +185,16 @@ func lambdaPlan(o Options, sp stackPlan, perTarget int) (*cost.LambdaPlan, error
 // functionsPlan: when the serverless stack sets gcp:project, each function at
 // each memory size gets the scenarios' requests to its route.
 func functionsPlan(o Options, sp stackPlan) (*cost.CloudFunctionsPlan, error) {
-	if sp.get(stacks.KeyGCPProject) == "" {
+	if sp.get(stackconfig.KeyGCPProject) == "" {
 		return nil, nil
 	}
-	timeout, err := sp.int(stacks.KeyGCPTimeout)
+	timeout, err := sp.int(stackconfig.KeyGCPTimeout)
 	if err != nil {
 		return nil, err
 	}
 	var mems []int
-	if err := json.Unmarshal([]byte(sp.get(stacks.KeyGCPMemoriesMB)), &mems); err != nil {
-		return nil, fmt.Errorf("Pulumi.%s.yaml: %s = %q: %w", sp.name, stacks.KeyGCPMemoriesMB, sp.get(stacks.KeyGCPMemoriesMB), err)
+	if err := json.Unmarshal([]byte(sp.get(stackconfig.KeyGCPMemoriesMB)), &mems); err != nil {
+		return nil, fmt.Errorf("Pulumi.%s.yaml: %s = %q: %w", sp.name, stackconfig.KeyGCPMemoriesMB, sp.get(stackconfig.KeyGCPMemoriesMB), err)
 	}
 	requests, _ := perFunction(o.Scenarios)
 	c := &cost.CloudFunctionsPlan{}

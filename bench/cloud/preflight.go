@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"os/exec"
 	"slices"
 	"sort"
@@ -15,7 +16,6 @@ import (
 
 	acct "github.com/servebench/servebench/bench/cloud/account"
 	"github.com/servebench/servebench/bench/scenario"
-	"github.com/servebench/servebench/stacks"
 )
 
 // containerdStore is the DriverStatus entry of Docker's containerd image store,
@@ -29,12 +29,12 @@ type stackPlan struct {
 }
 
 // get is a key's value as the program reads it: the stack file's, else the
-// default of stacks.Keys.
+// default of stackconfig.Keys.
 func (p stackPlan) get(key string) string {
 	if v, ok := p.config[key]; ok {
 		return v
 	}
-	for _, k := range stacks.Keys {
+	for _, k := range stackconfig.Keys {
 		if k.Name == key {
 			return k.Default
 		}
@@ -85,7 +85,7 @@ func preflight(ctx context.Context, o Options, env Env, eng stackEngine, region 
 		if err != nil {
 			return nil, refuse("stack", err, "stack %s", name)
 		}
-		switch r := p.get(stacks.KeyAWSRegion); {
+		switch r := p.get(stackconfig.KeyAWSRegion); {
 		case r == "":
 			return nil, refuse("region", nil, "Pulumi.%s.yaml sets no aws:region: `pulumi config set aws:region us-east-1 --stack %s`", name, name)
 		case *region != "" && *region != r:
@@ -223,7 +223,7 @@ func readStackFile(eng stackEngine, name string) (stackPlan, error) {
 			p.config[k] = string(j)
 		}
 	}
-	if m := p.get(stacks.KeyMode); m != name {
+	if m := p.get(stackconfig.KeyMode); m != name {
 		return p, fmt.Errorf("Pulumi.%s.yaml: servebench:mode is %q, want %q", name, m, name)
 	}
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"io"
 	"log/slog"
 	"net/http"
@@ -272,13 +273,13 @@ func checkLeftovers(ctx context.Context, o Options, clouds Clouds, created []str
 	var all []leftover.Leftover
 	for _, stack := range created {
 		q := leftover.Query{
-			Tags:             map[string]string{TagStack: stack, TagProject: Project},
+			Tags:             stackconfig.DefaultTags(Project, stack),
 			Repositories:     []string{Project + "-" + stack + "-" + imageTarget[stack]},
 			LogGroupPrefixes: []string{"/aws/lambda/" + Project + "-" + stack, "/ecs/" + Project + "-" + stack},
 		}
 		left, err := clouds.Leftovers(ctx, q)
 		if err != nil {
-			return fmt.Errorf("leftover check of %s: %w (check the account by hand: resources tagged %s=%s)", stack, err, TagStack, stack)
+			return fmt.Errorf("leftover check of %s: %w (check the account by hand: resources tagged %s=%s)", stack, err, stackconfig.TagStack, stack)
 		}
 		all = append(all, left...)
 	}
@@ -312,10 +313,6 @@ func nonNil(l []leftover.Leftover) []leftover.Leftover {
 // (stacks/program.go).
 var imageTarget = map[string]string{"serverful": "server", "serverless": "lambda"}
 
-// Tags every taggable AWS resource of a stack carries (aws:defaultTags in the
-// stack files), by which the leftover check finds them.
-const (
-	Project    = "servebench"
-	TagStack   = "servebench:stack"
-	TagProject = "servebench:project"
-)
+// Project is the Pulumi project (Pulumi.yaml): it prefixes every name a stack
+// gives its resources and is one of the tags the leftover check finds them by.
+const Project = "servebench"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/servebench/servebench/stacks/stackconfig"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,7 +156,7 @@ type coldFunc func()
 
 func (f coldFunc) ForceCold(context.Context) error { f(); return nil }
 func (c *fakeClouds) Leftovers(_ context.Context, q leftover.Query) ([]leftover.Leftover, error) {
-	c.record(fmt.Sprintf("leftovers %s=%s repos %v logs %v", TagStack, q.Tags[TagStack], q.Repositories, q.LogGroupPrefixes))
+	c.record(fmt.Sprintf("leftovers %s=%s repos %v logs %v", stackconfig.TagStack, q.Tags[stackconfig.TagStack], q.Repositories, q.LogGroupPrefixes))
 	return c.leftovers, nil
 }
 

@@ -37,26 +37,28 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servebench/servebench/study"
+
 	"github.com/servebench/servebench/infra/access"
 	"github.com/servebench/servebench/infra/naming"
 )
 
 // Defaults filled in by NewService (the original study's deployment).
 const (
-	DefaultInstanceType     = "t3a.xlarge"
-	DefaultMinSize          = 1
-	DefaultMaxSize          = 5
-	DefaultCPUTarget        = 70.0
-	DefaultScaleInCooldown  = 60
-	DefaultScaleOutCooldown = 60
-	DefaultTaskCPU          = 4096  // one task fills one t3a.xlarge: 1..5 tasks ⇒ 1..5 instances
-	DefaultTaskMemoryMB     = 14336 // fits the ~15.4 GiB a t3a.xlarge registers with ECS
+	DefaultInstanceType     = study.InstanceType
+	DefaultMinSize          = study.MinInstances
+	DefaultMaxSize          = study.MaxInstances
+	DefaultCPUTarget        = study.CPUTargetPercent
+	DefaultScaleInCooldown  = study.ScaleInCooldownSeconds
+	DefaultScaleOutCooldown = study.ScaleOutCooldownSeconds
+	DefaultTaskCPU          = study.TaskCPU
+	DefaultTaskMemoryMB     = study.TaskMemoryMB
 	DefaultContainerPort    = 8080
-	DefaultListenerPort     = 80
-	DefaultLogRetentionDays = 7
+	DefaultListenerPort     = study.ListenerPort
+	DefaultLogRetentionDays = study.LogRetentionDays
 	DefaultHealthCheckPath  = "/healthz"
-	DefaultIngressCIDR      = "0.0.0.0/0" // the study's endpoint was public
-	DefaultDeregistration   = 10          // seconds: short, so destroy and scale-in do not wait 300 s
+	DefaultIngressCIDR      = study.IngressCIDR
+	DefaultDeregistration   = 10 // seconds: short, so destroy and scale-in do not wait 300 s
 	// SteadyStateTimeout bounds how long `up` waits for the service to run its
 	// tasks: an instance takes a few minutes to launch, register and pull the
 	// image; past this something is wrong (no instance registers, the task does

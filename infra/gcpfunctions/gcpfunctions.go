@@ -25,6 +25,8 @@ import (
 	gcs "github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servebench/servebench/study"
+
 	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/infra/serviceenv"
 	"github.com/servebench/servebench/infra/storage"
@@ -33,13 +35,11 @@ import (
 // Defaults filled in by NewFunctions (the original study's functions).
 const (
 	DefaultRegion         = "us-central1"
-	DefaultMemoryMB       = 1024
-	DefaultTimeoutSeconds = 540
-	DefaultMaxInstances   = 30 // the study's cold burst is 30 parallel calls
+	DefaultMemoryMB       = study.GCFMemoryMB
+	DefaultTimeoutSeconds = study.GCFTimeoutSeconds
+	DefaultMaxInstances   = study.GCFMaxInstances
 	DefaultRuntime        = "go126"
-	// DefaultPublic: the original study's functions were public HTTP triggers;
-	// DefaultMaxInstances bounds what a caller can run up.
-	DefaultPublic = true
+	DefaultPublic         = study.GCFPublic
 )
 
 // Build images: the cleanup policy deletes those older than a day, but keeps

@@ -11,13 +11,15 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servebench/servebench/study"
+
 	"github.com/servebench/servebench/infra/access"
 )
 
 // Defaults filled in by NewImage.
 const (
 	DefaultPlatform   = "linux/amd64"
-	DefaultKeepImages = 5
+	DefaultKeepImages = study.ImagesKept
 )
 
 // ImageArgs configures Image.

@@ -14,6 +14,8 @@ import (
 	awslambda "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servebench/servebench/study"
+
 	"github.com/servebench/servebench/infra/access"
 	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/infra/serviceenv"
@@ -21,12 +23,12 @@ import (
 
 // Defaults filled in by NewFunction (the original study's deployment).
 const (
-	DefaultMemoryMB         = 3000
-	DefaultTimeoutSeconds   = 30
+	DefaultMemoryMB         = study.LambdaMemoryMB
+	DefaultTimeoutSeconds   = study.LambdaTimeoutSeconds
 	DefaultArchitecture     = "x86_64"
-	DefaultThrottleRate     = 50  // requests per second, steady
-	DefaultThrottleBurst    = 100 // requests
-	DefaultLogRetentionDays = 7
+	DefaultThrottleRate     = study.ThrottleRate
+	DefaultThrottleBurst    = study.ThrottleBurst
+	DefaultLogRetentionDays = study.LogRetentionDays
 	// MaxIntegrationTimeoutSeconds is the most an API Gateway HTTP API waits for
 	// an integration; a longer Lambda timeout would only be cut at the gateway.
 	MaxIntegrationTimeoutSeconds = 30

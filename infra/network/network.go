@@ -9,11 +9,13 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servebench/servebench/study"
 )
 
 // Defaults filled in by NewNetwork.
 const (
-	DefaultCIDR  = "10.0.0.0/16"
+	DefaultCIDR  = study.VpcCIDR
 	DefaultZones = 2
 	// RegionalZones is the opt-in status of a region's own availability zones,
 	// as against Local and Wavelength Zones ("opted-in", "not-opted-in").
