@@ -49,32 +49,38 @@ func testData(t *testing.T, root string) assets.Dir {
 	return d
 }
 
+// setUp builds the service from the checkout into a temporary work directory,
+// finds the Lambda emulator and seeds the buckets from the test data.
+func setUp(t *testing.T) (log *slog.Logger, data assets.Dir, work string, bin Binary, rie string, buckets Buckets) {
+	t.Helper()
+	ctx := context.Background()
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = testData(t, root)
+	work = t.TempDir()
+	if bin, err = Build(ctx, log, root, filepath.Join(work, "bin")); err != nil {
+		t.Fatal(err)
+	}
+	if rie, err = FindRIE(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	if buckets, err = Seed(filepath.Join(work, "buckets"), data); err != nil {
+		t.Fatal(err)
+	}
+	return log, data, work, bin, rie, buckets
+}
+
 // TestLocalEndToEnd builds the real service, stands up both deployments, runs a
 // small batches and coldwarm run against them, and checks what the answers said
 // about cold starts, that no instance outlives the deployments, and that the
 // report agrees with the results file.
 func TestLocalEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := testData(t, root)
-	work := t.TempDir()
-	bin, err := Build(ctx, log, root, filepath.Join(work, "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rie, err := FindRIE(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, data, work, bin, rie, buckets := setUp(t)
 	t.Logf("service built with the %s backend", bin.Backend)
-	buckets, err := Seed(filepath.Join(work, "buckets"), data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	resultsPath := filepath.Join(work, "results.jsonl")
 	w, err := results.Create(resultsPath, results.Header{Started: time.Now(), Scenarios: []string{"batches", "coldwarm"}})
 	if err != nil {

@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,25 +22,7 @@ import (
 // figures. A server instance behind the same front door records none.
 func TestLocalServerlessRecordsLambdaRequestID(t *testing.T) {
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := testData(t, root)
-	work := t.TempDir()
-	bin, err := Build(ctx, log, root, filepath.Join(work, "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rie, err := FindRIE(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buckets, err := Seed(filepath.Join(work, "buckets"), data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, _, work, bin, rie, buckets := setUp(t)
 	logs := filepath.Join(work, "logs")
 	sl, err := StartServerless(log, "serverless", LambdaLauncher(bin, buckets, logs, rie, lambdaemu.Function{MemoryMB: 1024, Timeout: time.Minute}),
 		ServerlessConfig{MaxInstances: 2, KeepAlive: time.Minute}, nil)

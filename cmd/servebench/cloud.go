@@ -49,11 +49,7 @@ func cloudCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	started := time.Now()
-	data, err := locateAssets(ctx, log)
-	if err != nil {
-		return err
-	}
-	scenarios, err := lf.plan(data)
+	_, scenarios, err := lf.load(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -88,7 +84,11 @@ func cloudCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		}
 	}
 	err = cloud.Run(ctx, o, cloud.Env{AWS: awsCfg, Interrupts: interrupts.later, Confirm: confirm})
-	fmt.Fprintf(os.Stdout, "servebench cloud: wall time %s; output in %s\n", time.Since(started).Round(time.Second), dir)
+	where := "nothing written"
+	if _, statErr := os.Stat(dir); statErr == nil {
+		where = "output in " + dir
+	}
+	fmt.Fprintf(os.Stdout, "servebench cloud: wall time %s; %s\n", time.Since(started).Round(time.Second), where)
 	return err
 }
 

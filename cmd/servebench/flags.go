@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +64,16 @@ func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, ste
 	fs.BoolVar(&f.keepAlive, "keepalive", false, "reuse connections (the YOLO study's client did not)")
 	fs.BoolVar(&f.noReport, "no-report", false, "write results.jsonl only, no report")
 	fs.StringVar(&f.prices, "prices", "", pricesUsage)
+}
+
+// load finds the data directory and builds the scenarios from it.
+func (f *loadFlags) load(ctx context.Context, log *slog.Logger) (assets.Dir, []scenario.Scenario, error) {
+	data, err := locateAssets(ctx, log)
+	if err != nil {
+		return assets.Dir{}, nil, err
+	}
+	scenarios, err := f.plan(data)
+	return data, scenarios, err
 }
 
 // plan checks the flags and builds the scenarios. data supplies the images and

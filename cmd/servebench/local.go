@@ -84,11 +84,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	started := time.Now()
-	data, err := locateAssets(ctx, log)
-	if err != nil {
-		return err
-	}
-	scenarios, err := lf.plan(data)
+	data, scenarios, err := lf.load(ctx, log)
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,7 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	started := time.Now()
-	data, err := locateAssets(ctx, log)
-	if err != nil {
-		return err
-	}
-	scenarios, err := lf.plan(data)
+	_, scenarios, err := lf.load(ctx, log)
 	if err != nil {
 		return err
 	}
