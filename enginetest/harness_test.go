@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/servebench/servebench/enginetest/stubprovider"
 	"github.com/servebench/servebench/internal/assetstest"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // EnvRequire makes a missing engine a failure instead of a skip (scripts/test sets it).

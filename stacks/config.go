@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"maps"
 	"net/netip"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/servebench/servebench/infra/lambda"
 	"github.com/servebench/servebench/infra/network"
 	"github.com/servebench/servebench/infra/storage"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // Config is a stack's validated configuration.

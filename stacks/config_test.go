@@ -2,7 +2,6 @@ package stacks_test
 
 import (
 	"encoding/json"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"maps"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // Every bad value fails the program before any resource is registered, with a

@@ -3,7 +3,6 @@ package stacks_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/servebench/servebench/internal/assetstest"
 	"github.com/servebench/servebench/stacks"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 const (

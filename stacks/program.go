@@ -6,11 +6,11 @@ package stacks
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/servebench/servebench/stacks/stackconfig"
 
 	"github.com/servebench/servebench/infra/image"
 	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/infra/storage"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // Deployment stands up one mode and returns the stack outputs.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/stack"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // add makes the targets of a deployed stack from its outputs, as `run -stack`

@@ -3,13 +3,13 @@ package cloud
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // DefaultDeployAllowance is the time the plan adds for deploy, ready and

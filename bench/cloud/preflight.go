@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"os/exec"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 
 	acct "github.com/servebench/servebench/bench/cloud/account"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // containerdStore is the DriverStatus entry of Docker's containerd image store,

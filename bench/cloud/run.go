@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/servebench/servebench/bench/cloud/leftover"
 	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // LeftoversFile is where the leftover check's findings are written.

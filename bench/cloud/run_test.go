@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/servebench/servebench/stacks/stackconfig"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // fakeService answers the service contract: cold after each restart, with a
