@@ -61,7 +61,7 @@ func common(ctx *pulumi.Context, cfg *Config, n naming.Namer, target string) (*s
 		return nil, nil, err
 	}
 	imgArgs := &image.ImageArgs{
-		RepositoryName: n.Name(target, 256),
+		RepositoryName: n.Name(target, naming.MaxECRRepository),
 		Context:        cfg.SourceDir,
 		Target:         target,
 		KeepImages:     cfg.ImageKeep,

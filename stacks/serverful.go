@@ -7,6 +7,7 @@ import (
 	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/infra/network"
 	"github.com/servebench/servebench/infra/serviceenv"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // Serverful is the original study's serverful deployment: ECS on an autoscaled
@@ -14,7 +15,7 @@ import (
 func Serverful(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	n := naming.New(ctx.Project(), ctx.Stack())
 	s := cfg.Serverful
-	buckets, img, err := common(ctx, cfg, n, "server")
+	buckets, img, err := common(ctx, cfg, n, stackconfig.ImageTarget[stackconfig.ModeServerful])
 	if err != nil {
 		return nil, err
 	}

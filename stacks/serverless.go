@@ -7,6 +7,7 @@ import (
 	"github.com/servebench/servebench/infra/lambda"
 	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/infra/serviceenv"
+	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
 // Serverless is the original studies' serverless deployments: Lambda from the
@@ -15,7 +16,7 @@ import (
 func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	n := naming.New(ctx.Project(), ctx.Stack())
 	s := cfg.Serverless
-	buckets, img, err := common(ctx, cfg, n, "lambda")
+	buckets, img, err := common(ctx, cfg, n, stackconfig.ImageTarget[stackconfig.ModeServerless])
 	if err != nil {
 		return nil, err
 	}

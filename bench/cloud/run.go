@@ -16,6 +16,7 @@ import (
 
 	"github.com/servebench/servebench/bench/cloud/leftover"
 	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/infra/naming"
 	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
@@ -272,10 +273,12 @@ func teardown(ctx context.Context, o Options, env Env, eng stackEngine, clouds C
 func checkLeftovers(ctx context.Context, o Options, clouds Clouds, created []string) error {
 	var all []leftover.Leftover
 	for _, stack := range created {
+		// The names the program gives them (stacks, infra/naming).
+		n := naming.New(Project, stack)
 		q := leftover.Query{
 			Tags:             stackconfig.DefaultTags(Project, stack),
-			Repositories:     []string{Project + "-" + stack + "-" + imageTarget[stack]},
-			LogGroupPrefixes: []string{"/aws/lambda/" + Project + "-" + stack, "/ecs/" + Project + "-" + stack},
+			Repositories:     []string{n.Name(stackconfig.ImageTarget[stack], naming.MaxECRRepository)},
+			LogGroupPrefixes: []string{"/aws/lambda/" + n.Base, "/ecs/" + n.Base},
 		}
 		left, err := clouds.Leftovers(ctx, q)
 		if err != nil {
@@ -308,10 +311,6 @@ func nonNil(l []leftover.Leftover) []leftover.Leftover {
 	}
 	return l
 }
-
-// imageTarget is the image each stack builds, which names its ECR repository
-// (stacks/program.go).
-var imageTarget = map[string]string{"serverful": "server", "serverless": "lambda"}
 
 // Project is the Pulumi project (Pulumi.yaml): it prefixes every name a stack
 // gives its resources and is one of the tags the leftover check finds them by.

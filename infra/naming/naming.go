@@ -12,15 +12,16 @@ import (
 
 // Length limits of the services this program names.
 const (
-	MaxLoadBalancer = 32 // ALB and target group
-	MaxS3Bucket     = 63
-	MaxS3Prefix     = 37 // bucketPrefix: AWS appends a 26-character unique suffix
-	MaxIAMRole      = 64
-	MaxLambda       = 64
-	MaxGCSBucket    = 63
-	MaxGCPFunction  = 63
-	MaxServiceAcct  = 30 // GCP service account id
-	MaxArtifactRepo = 63 // Artifact Registry repository id
+	MaxLoadBalancer  = 32 // ALB and target group
+	MaxS3Bucket      = 63
+	MaxS3Prefix      = 37 // bucketPrefix: AWS appends a 26-character unique suffix
+	MaxIAMRole       = 64
+	MaxLambda        = 64
+	MaxGCSBucket     = 63
+	MaxGCPFunction   = 63
+	MaxServiceAcct   = 30 // GCP service account id
+	MaxArtifactRepo  = 63 // Artifact Registry repository id
+	MaxECRRepository = 256
 )
 
 // Fit returns name lower-cased, with every character outside [a-z0-9-] turned into

@@ -60,6 +60,10 @@ const (
 	ModeServerless = "serverless"
 )
 
+// ImageTarget is the service/Dockerfile target each mode builds and pushes; it
+// also names the stack's ECR repository (project-stack-target).
+var ImageTarget = map[string]string{ModeServerful: "server", ModeServerless: "lambda"}
+
 // EnvData names the environment variable consulted for the assets directory when
 // servebench:assetsDir is not set (the same one the tests and local tools use).
 const EnvData = "SERVEBENCH_DATA"
