@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/servebench/servebench/bench/cloud"
-	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/local"
 )
 
@@ -53,11 +52,9 @@ func cloudCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	prices := cost.Default()
-	if lf.prices != "" {
-		if prices, err = cost.LoadFile(lf.prices); err != nil {
-			return err
-		}
+	prices, err := lf.priceList()
+	if err != nil {
+		return err
 	}
 	root, err := local.FindRoot(".")
 	if err != nil {

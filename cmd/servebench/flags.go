@@ -76,6 +76,18 @@ func (f *loadFlags) load(ctx context.Context, log *slog.Logger) (assets.Dir, []s
 	return data, scenarios, err
 }
 
+// priceList is the -prices file, or the built-in list without one.
+func (f *loadFlags) priceList() (cost.PriceList, error) {
+	if f.prices == "" {
+		return cost.Default(), nil
+	}
+	p, err := cost.LoadFile(f.prices)
+	if err != nil {
+		return cost.PriceList{}, fmt.Errorf("-prices %s: %w", f.prices, err)
+	}
+	return p, nil
+}
+
 // plan checks the flags and builds the scenarios. data supplies the images and
 // the face upload.
 func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
@@ -84,10 +96,8 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 		return nil, err
 	}
 	// A bad price file should stop the run now, not after the load has run.
-	if f.prices != "" {
-		if _, err := cost.LoadFile(f.prices); err != nil {
-			return nil, fmt.Errorf("-prices %s: %w", f.prices, err)
-		}
+	if _, err := f.priceList(); err != nil {
+		return nil, err
 	}
 	images := make([]string, len(assets.Images))
 	for i, img := range assets.Images {
