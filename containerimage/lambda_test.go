@@ -85,8 +85,9 @@ func (f lambdaFunction) invoke(t *testing.T, method, target, ctype string, body 
 
 // TestLambdaImage: the Lambda image under the Runtime Interface Emulator, sent API
 // Gateway HTTP API v2 events, detects dog, bicycle and car on dog.jpg with ONNX
-// Runtime cold and then warm, and serves the annotated image at its signed URL
-// through the gateway (a base64-encoded binary answer).
+// Runtime cold and then warm, with JPEG through libjpeg-turbo, and serves the
+// annotated image at its signed URL through the gateway (a base64-encoded binary
+// answer).
 func TestLambdaImage(t *testing.T) {
 	img := imageName(t, EnvLambdaImage)
 	b := newBuckets(t)
@@ -103,6 +104,7 @@ func TestLambdaImage(t *testing.T) {
 			t.Fatalf("predict %d: %v: %s", i, err, body)
 		}
 		predicttest.CheckDog(t, a.Detections)
+		checkRunsOn(t, body)
 		if a.Server.Cold != wantCold || a.Server.Platform != "lambda" || a.Server.MemoryMB != lambdaMemoryMB {
 			t.Errorf("predict %d: server %+v, want cold=%v on lambda with %d MB", i, a.Server, wantCold, lambdaMemoryMB)
 		}

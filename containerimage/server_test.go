@@ -72,8 +72,9 @@ func post(t *testing.T, c container) (int, []byte) {
 }
 
 // TestServerImage: the server image runs as nonroot, detects dog, bicycle and car on
-// dog.jpg with ONNX Runtime cold and then warm, writes the annotated image into the
-// mounted output bucket, and serves it at the signed location.
+// dog.jpg with ONNX Runtime cold and then warm, with JPEG through libjpeg-turbo,
+// writes the annotated image into the mounted output bucket, and serves it at the
+// signed location.
 func TestServerImage(t *testing.T) {
 	img := imageName(t, EnvServerImage)
 	b := newBuckets(t)
@@ -94,6 +95,7 @@ func TestServerImage(t *testing.T) {
 			t.Fatalf("predict %d: %v: %s", i, err, body)
 		}
 		predicttest.CheckDog(t, a.Detections)
+		checkRunsOn(t, body)
 		if a.Server.Cold != wantCold {
 			t.Errorf("predict %d: server.cold %v, want %v", i, a.Server.Cold, wantCold)
 		}

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/servebench/servebench/infra/image"
 	"github.com/servebench/servebench/infra/lambda"
 	"github.com/servebench/servebench/infra/network"
+	"github.com/servebench/servebench/infra/serviceenv"
 	"github.com/servebench/servebench/infra/storage"
 	"github.com/servebench/servebench/stacks/stackconfig"
 )
@@ -73,6 +75,9 @@ type ServerlessConfig struct {
 	GCPPublic                       bool
 	GCPInvokers                     []string
 	GCPInputBucket, GCPOutputBucket string
+	// GCPLibraries are the native libraries the functions' source archive carries
+	// (checked to be linux/x64 shared objects); empty without GCPProject.
+	GCPLibraries []gcpfunctions.Library
 }
 
 // Load reads and validates the stack's configuration. Every bad value is reported,
@@ -124,7 +129,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	case stackconfig.ModeServerful:
 		c.Serverful = r.serverful()
 	case stackconfig.ModeServerless:
-		c.Serverless = r.serverless()
+		c.Serverless = r.serverless(root)
 	}
 	if err := r.err(); err != nil {
 		return nil, err
@@ -185,7 +190,7 @@ func (r *reader) serverful() ServerfulConfig {
 	return s
 }
 
-func (r *reader) serverless() ServerlessConfig {
+func (r *reader) serverless(root string) ServerlessConfig {
 	s := ServerlessConfig{
 		LambdaMemoryMB:  r.integer(stackconfig.KeyLambdaMemoryMB, lambda.DefaultMemoryMB, 128, 10240),
 		LambdaTimeout:   r.integer(stackconfig.KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
@@ -228,6 +233,16 @@ func (r *reader) serverless() ServerlessConfig {
 	}
 	if s.GCPProject != "" && !gcpProjectRE.MatchString(s.GCPProject) {
 		r.fail(stackconfig.KeyGCPProject, s.GCPProject, "not a GCP project id (6-30 of a-z 0-9 -, starting with a letter)")
+	}
+	if s.GCPProject != "" {
+		for _, l := range []struct {
+			key string
+			lib serviceenv.NativeLib
+		}{{stackconfig.KeyONNXRuntimeLib, serviceenv.ONNXRuntimeLib}, {stackconfig.KeyTurboJPEGLib, serviceenv.TurboJPEGLib}} {
+			if path := r.nativeLib(l.key, l.lib, root); path != "" {
+				s.GCPLibraries = append(s.GCPLibraries, gcpfunctions.Library{NativeLib: l.lib, Path: path})
+			}
+		}
 	}
 	if !gcpRegionRE.MatchString(s.GCPRegion) {
 		r.fail(stackconfig.KeyGCPRegion, s.GCPRegion, "not a GCP region name (e.g. us-central1)")
@@ -367,6 +382,39 @@ func (r *reader) assets(root string) (string, []storage.Object) {
 		return dir, nil
 	}
 	return dir, objs
+}
+
+// nativeLib finds the deployer's copy of a library the Cloud Functions source
+// archive carries (config, else the library's variable, else the setup script's
+// cache) and checks it is what Cloud Functions can load: a linux/x64 shared object.
+// It returns "" after a failure.
+func (r *reader) nativeLib(key string, lib serviceenv.NativeLib, root string) string {
+	path, from := r.str(key, ""), key
+	if path == "" {
+		path, from = os.Getenv(lib.Env), lib.Env
+	}
+	if path == "" {
+		path, from = lib.CachePath(), lib.Setup+"'s cache ("+lib.Env+" unset)"
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	fetch := fmt.Sprintf("%s fetches a linux/x64 %s and prints its path; set %s or %s to it", lib.Setup, lib.Name, key, lib.Env)
+	if _, err := os.Stat(path); err != nil {
+		r.fail(key, path, fmt.Sprintf("(from %s) %v; %s", from, err, fetch))
+		return ""
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		r.fail(key, path, fmt.Sprintf("(from %s) not an ELF x86-64 shared object (%v); %s", from, err, fetch))
+		return ""
+	}
+	defer f.Close()
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_DYN {
+		r.fail(key, path, fmt.Sprintf("(from %s) not an ELF x86-64 shared object but %v %v %v: Cloud Functions runs linux/x64; %s", from, f.Class, f.Machine, f.Type, fetch))
+		return ""
+	}
+	return path
 }
 
 // projectRoot is the directory holding Pulumi.yaml: the engine's root directory,

@@ -1,6 +1,7 @@
 package stacks_test
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"maps"
 	"os"
@@ -216,5 +217,87 @@ func TestComponentsOwnTheirChildren(t *testing.T) {
 				t.Errorf("%s %s: name not derived from its component %s", r.Type, r.Name, parent)
 			}
 		}
+	}
+}
+
+// The libraries the Cloud Functions source archive carries: read only when GCP is
+// deployed, from the key, else the library's variable, else the setup script's
+// cache; a missing file or one Cloud Functions cannot load fails before any
+// resource exists, naming the key, the path and the script that fetches it.
+func TestNativeLibConfig(t *testing.T) {
+	gcp := map[string]string{"gcp:project": "servebench-test"}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(gcp)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte("not a library\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arm := fakeLib(t, dir, "arm/libonnxruntime.so.1", elf.EM_AARCH64, elf.ET_DYN)
+	exe := fakeLib(t, dir, "exe/libturbojpeg.so.0", elf.EM_X86_64, elf.ET_EXEC)
+	missing := filepath.Join(dir, "missing", "libonnxruntime.so.1")
+	for _, c := range []struct {
+		key, path string
+		want      []string
+	}{
+		{"servebench:onnxRuntimeLib", missing, []string{"no such file", "scripts/setup-onnxruntime", "SERVEBENCH_ONNXRUNTIME_LIB"}},
+		{"servebench:turbojpegLib", text, []string{"not an ELF x86-64 shared object", "scripts/setup-turbojpeg"}},
+		{"servebench:onnxRuntimeLib", arm, []string{"not an ELF x86-64 shared object", "EM_AARCH64"}},
+		{"servebench:turbojpegLib", exe, []string{"not an ELF x86-64 shared object", "ET_EXEC"}},
+	} {
+		t.Run(c.key+"="+filepath.Base(filepath.Dir(c.path)), func(t *testing.T) {
+			d := run(t, "serverless", with(c.key, c.path))
+			if d.err == nil {
+				t.Fatalf("%s = %s accepted", c.key, c.path)
+			}
+			for _, w := range append([]string{c.key, c.path}, c.want...) {
+				if !strings.Contains(d.err.Error(), w) {
+					t.Errorf("error %q does not say %q", d.err, w)
+				}
+			}
+			if len(d.res) != 0 {
+				t.Errorf("%d resources registered before the error, want 0", len(d.res))
+			}
+		})
+	}
+
+	// Neither key nor variable: the setup scripts' cache, named when empty.
+	cache := t.TempDir()
+	unset := map[string]string{"SERVEBENCH_ONNXRUNTIME_LIB": "", "SERVEBENCH_TURBOJPEG_LIB": "", "SERVEBENCH_CACHE": cache}
+	d := runWith(t, "serverless", gcp, unset)
+	for _, w := range []string{
+		`servebench:onnxRuntimeLib = "` + filepath.Join(cache, "onnxruntime-1.30.0", "libonnxruntime.so.1") + `"`, "scripts/setup-onnxruntime",
+		`servebench:turbojpegLib = "` + filepath.Join(cache, "turbojpeg-2.1.5", "libturbojpeg.so.0") + `"`, "scripts/setup-turbojpeg",
+	} {
+		if d.err == nil || !strings.Contains(d.err.Error(), w) {
+			t.Errorf("empty cache: error %v, want it to say %q", d.err, w)
+		}
+	}
+	ort := fakeLib(t, cache, "onnxruntime-1.30.0/libonnxruntime.so.1", elf.EM_X86_64, elf.ET_DYN)
+	fakeLib(t, cache, "turbojpeg-2.1.5/libturbojpeg.so.0", elf.EM_X86_64, elf.ET_DYN)
+	if d := runWith(t, "serverless", gcp, unset); d.err != nil {
+		t.Errorf("libraries in the cache: %v", d.err)
+	} else if got := archiveFile(t, d, "lib/libonnxruntime.so.1"); got != ort {
+		t.Errorf("the archive carries %q, want the cached %s", got, ort)
+	}
+	// The key wins over the variable.
+	env := libEnv(t)
+	own := fakeLib(t, t.TempDir(), "libonnxruntime.so.1", elf.EM_X86_64, elf.ET_DYN)
+	if d := runWith(t, "serverless", with("servebench:onnxRuntimeLib", own), env); d.err != nil {
+		t.Errorf("servebench:onnxRuntimeLib set: %v", d.err)
+	} else if got := archiveFile(t, d, "lib/libonnxruntime.so.1"); got != own {
+		t.Errorf("the archive carries %q, want the key's %s over %s's %s", got, own, "SERVEBENCH_ONNXRUNTIME_LIB", env["SERVEBENCH_ONNXRUNTIME_LIB"])
+	}
+
+	// Without Cloud Functions nothing reads them: a Lambda-only stack deploys
+	// without the libraries.
+	gone := map[string]string{"SERVEBENCH_ONNXRUNTIME_LIB": missing, "SERVEBENCH_TURBOJPEG_LIB": missing}
+	if d := runWith(t, "serverless", nil, gone); d.err != nil {
+		t.Errorf("no gcp:project, libraries missing: %v", d.err)
 	}
 }

@@ -1,6 +1,9 @@
 package stacks_test
 
 import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,9 +15,11 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
+	"github.com/servebench/servebench/infra/serviceenv"
 	"github.com/servebench/servebench/internal/assetstest"
 	"github.com/servebench/servebench/stacks"
 	"github.com/servebench/servebench/stacks/stackconfig"
@@ -292,11 +297,55 @@ type deployment struct {
 	err     error
 }
 
+// fakeLib writes an ELF header for machine (a shared object when typ is ET_DYN)
+// and nothing else: the program reads only the header and hands the path to the
+// engine, so a small fixture keeps these tests independent of the real libraries.
+func fakeLib(t *testing.T, dir, name string, machine elf.Machine, typ elf.Type) string {
+	t.Helper()
+	h := elf.Header64{Type: uint16(typ), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT), Ehsize: 64, Phentsize: 56, Shentsize: 64}
+	copy(h.Ident[:], elf.ELFMAG)
+	h.Ident[elf.EI_CLASS], h.Ident[elf.EI_DATA], h.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	var b bytes.Buffer
+	if err := binary.Write(&b, binary.LittleEndian, h); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// libEnv names a fixture of each native library in its variable, where the
+// program looks when the config does not name one.
+func libEnv(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{}
+	for _, l := range []serviceenv.NativeLib{serviceenv.ONNXRuntimeLib, serviceenv.TurboJPEGLib} {
+		env[l.Env] = fakeLib(t, dir, l.Name, elf.EM_X86_64, elf.ET_DYN)
+	}
+	return env
+}
+
 // run runs stacks.Deploy (what stacks.Program runs) under mocks, with a stack file's
 // configuration changed by overrides ("" deletes a key). The configuration goes
-// through PULUMI_CONFIG, as the engine passes it.
+// through PULUMI_CONFIG, as the engine passes it. The native libraries are
+// fixtures named by their variables.
 func run(t *testing.T, stack string, overrides map[string]string) deployment {
 	t.Helper()
+	return runWith(t, stack, overrides, libEnv(t))
+}
+
+// runWith is run with the environment variables env set ("" unsets one).
+func runWith(t *testing.T, stack string, overrides, env map[string]string) deployment {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	// The program only checks the assets exist and hands their paths to the
 	// engine; a small fixture keeps these tests independent of the real data.
 	t.Setenv(stackconfig.EnvData, assetstest.Dir(t))
@@ -345,4 +394,19 @@ func mustRun(t *testing.T, stack string, overrides map[string]string) deployment
 		t.Fatalf("program failed: %v", d.err)
 	}
 	return d
+}
+
+// archiveFile is the local file the Cloud Functions source archive carries at name.
+func archiveFile(t *testing.T, d deployment, name string) string {
+	t.Helper()
+	for _, o := range d.byType("gcp:storage/bucketObject:BucketObject") {
+		if src := o.Raw["source"]; strings.HasPrefix(fmt.Sprint(o.Inputs["name"]), "service-") && src.IsArchive() {
+			if a, ok := src.ArchiveValue().Assets[name].(*asset.Asset); ok {
+				return a.Path
+			}
+			t.Fatalf("the source archive holds %v at %s, want a file", src.ArchiveValue().Assets[name], name)
+		}
+	}
+	t.Fatal("no source archive")
+	return ""
 }

@@ -65,6 +65,7 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Project:        s.GCPProject,
 		Region:         s.GCPRegion,
 		SourceDir:      cfg.SourceDir,
+		Libraries:      s.GCPLibraries,
 		Objects:        cfg.Objects,
 		InputName:      s.GCPInputBucket,
 		OutputName:     s.GCPOutputBucket,

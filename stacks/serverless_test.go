@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 
 	"github.com/servebench/servebench/infra/access"
 )
@@ -156,14 +157,22 @@ func TestServerlessOptions(t *testing.T) {
 	}
 }
 
+// runSource is where the function's uploaded source is at run time (the Go
+// functions-framework buildpack's serverless_function_source_code under /workspace).
+const runSource = "/workspace/serverless_function_source_code/"
+
 func TestServerlessCloudFunctions(t *testing.T) {
-	d := mustRun(t, "serverless", map[string]string{
+	libs := libEnv(t)
+	d := runWith(t, "serverless", map[string]string{
 		"gcp:project":               "servebench-test",
 		"servebench:gcpMemoryMb":    "[1024,2048]",
 		"servebench:gcpPublic":      "false",
 		"servebench:gcpInvokers":    `["user:bench@example.com"]`,
 		"servebench:gcpInputBucket": "sb-gcf-in",
-	})
+	}, libs)
+	if d.err != nil {
+		t.Fatalf("program failed: %v", d.err)
+	}
 	fns := d.byType("gcp:cloudfunctionsv2/function:Function")
 	if len(fns) != 10 {
 		t.Fatalf("%d functions, want 5 entry points x 2 memory sizes", len(fns))
@@ -201,7 +210,10 @@ func TestServerlessCloudFunctions(t *testing.T) {
 		want := map[string]any{
 			"SERVEBENCH_INPUT_BUCKET": "gs://" + gin, "SERVEBENCH_OUTPUT_BUCKET": "gs://" + gout,
 			"SERVEBENCH_MODEL": "gs://" + gin + "/models/yolox_nano.onnx", "SERVEBENCH_FACES_SOURCE": "gs://" + gin + "/faces/orl.zip", "SERVEBENCH_FACES_ALLOW_SOURCE": "false",
-			"SERVEBENCH_BACKEND": "gomlx", "SERVEBENCH_PLATFORM": "cloudfunctions", "SERVEBENCH_MEMORY_MB": memMB,
+			"SERVEBENCH_BACKEND": "onnxruntime", "SERVEBENCH_PLATFORM": "cloudfunctions", "SERVEBENCH_MEMORY_MB": memMB,
+			// The libraries the source archive carries, where they are at run time.
+			"SERVEBENCH_ONNXRUNTIME_LIB": runSource + "lib/libonnxruntime.so.1",
+			"SERVEBENCH_TURBOJPEG_LIB":   runSource + "lib/libturbojpeg.so.0",
 		}
 		if len(env) != len(want) {
 			t.Errorf("%s env %v, want %v", f.Name, env, want)
@@ -273,6 +285,19 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	for name := range files {
 		if strings.HasSuffix(name, "_test.go") || strings.Contains(name, "testdata/") || name == "Dockerfile" {
 			t.Errorf("source archive holds %s", name)
+		}
+	}
+	// Each library the functions are told to load is in the archive where that
+	// path points at run time, and it is the deployer's copy.
+	env := get(t, fns[0].Inputs, "serviceConfig", "environmentVariables").(map[string]any)
+	for _, v := range []string{"SERVEBENCH_ONNXRUNTIME_LIB", "SERVEBENCH_TURBOJPEG_LIB"} {
+		name, ok := strings.CutPrefix(fmt.Sprint(env[v]), runSource)
+		if !ok {
+			t.Errorf("%s = %v, not under the run-time source %s", v, env[v], runSource)
+			continue
+		}
+		if f, ok := files[name].(*asset.Asset); !ok || f.Path != libs[v] {
+			t.Errorf("%s: the source archive holds %v at %s, want the file %s names (%s)", v, files[name], name, v, libs[v])
 		}
 	}
 	checkOutputs(t, d, "gcpInputBucket", "gcpOutputBucket", "gcpFunctionNames", "gcpUrls", "gcpServiceAccount")

@@ -29,6 +29,10 @@ type Result struct {
 	Platform  string
 	MemoryMB  int
 	RequestID string // server.request_id: the Lambda request id, on Lambda only
+	// What ran the request: the detector's backend and threads, the JPEG codec.
+	Backend   string
+	Threads   int
+	Codec     string
 	TimingsMS map[string]float64
 
 	// From the results.PlatformHeader a local front door adds: the platform's
@@ -60,6 +64,7 @@ func (r Result) Record() results.Record {
 	rec.Status, rec.Error = r.Status, r.Err
 	rec.Cold, rec.Instance, rec.Platform, rec.MemoryMB = r.Cold, r.Instance, r.Platform, r.MemoryMB
 	rec.RequestID = r.RequestID
+	rec.Backend, rec.Threads, rec.Codec = r.Backend, r.Threads, r.Codec
 	rec.TimingsMS = r.TimingsMS
 	rec.ServerMS = r.TimingsMS["total"]
 	rec.PlatformReport = r.PlatformReport
@@ -77,6 +82,9 @@ type answer struct {
 		MemoryMB int    `json:"memory_mb"`
 		// RequestID joins the answer to the platform's log (Lambda's REPORT line).
 		RequestID string `json:"request_id"`
+		Backend   string `json:"backend"`
+		Threads   int    `json:"threads"`
+		Codec     string `json:"codec"`
 	} `json:"server"`
 	TimingsMS map[string]float64 `json:"timings_ms"`
 	Error     *struct {
@@ -91,6 +99,7 @@ func parseAnswer(r *Result, h http.Header, body []byte) {
 		if a.Server != nil {
 			r.Cold, r.Instance, r.Platform, r.MemoryMB = a.Server.Cold, a.Server.Instance, a.Server.Platform, a.Server.MemoryMB
 			r.RequestID = a.Server.RequestID
+			r.Backend, r.Threads, r.Codec = a.Server.Backend, a.Server.Threads, a.Server.Codec
 		}
 		r.TimingsMS = a.TimingsMS
 		if a.Error != nil && a.Error.Code != "" && r.Err == "" {

@@ -14,10 +14,11 @@ import (
 
 // TestRecordCarriesLambdaRequestID: server.request_id (the Lambda request id a
 // Lambda answer names) reaches the record and its results line; an answer
-// without one leaves the line without the key.
+// without one leaves the line without the key. What ran it (backend, threads,
+// codec) reaches the record too.
 func TestRecordCarriesLambdaRequestID(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		server := `"cold":true,"instance":"i-1","platform":"lambda","memory_mb":2048`
+		server := `"cold":true,"instance":"i-1","platform":"lambda","memory_mb":2048,"backend":"onnxruntime","threads":1,"codec":"turbojpeg"`
 		if id := r.URL.Query().Get("id"); id != "" {
 			server += fmt.Sprintf(`,"request_id":%q`, id)
 		}
@@ -35,7 +36,8 @@ func TestRecordCarriesLambdaRequestID(t *testing.T) {
 			t.Errorf("%q: status %d err %q request id %q, want %q", c.query, res.Status, res.Err, res.RequestID, c.want)
 		}
 		rec := res.Record()
-		if rec.RequestID != c.want || rec.MemoryMB != 2048 || rec.Group != "cold" {
+		if rec.RequestID != c.want || rec.MemoryMB != 2048 || rec.Group != "cold" ||
+			rec.Backend != "onnxruntime" || rec.Threads != 1 || rec.Codec != "turbojpeg" {
 			t.Errorf("%q: record %+v, want request id %q", c.query, rec, c.want)
 		}
 		line, err := json.Marshal(rec)

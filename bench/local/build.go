@@ -25,11 +25,14 @@ import (
 	"github.com/servebench/servebench/assets"
 )
 
-// Binary is the built service: its commands (server, lambda) in one directory.
+// Binary is the built service: its commands (server, lambda) in one directory,
+// and what its processes run with. Built without cgo, the binaries carry both
+// detector backends and load the native libraries at start from the paths given.
 type Binary struct {
-	Dir     string
-	Backend string // "onnxruntime" or "gomlx": what the binary was built for
-	ORTLib  string // path of libonnxruntime.so.1 (onnxruntime backend only)
+	Dir          string
+	Backend      string // "onnxruntime" when the library was found, else "gomlx"
+	ORTLib       string // path of libonnxruntime.so.1 (onnxruntime backend only)
+	TurboJPEGLib string // path of libturbojpeg.so.0; "" leaves the service to Go's image/jpeg
 }
 
 // Path is the executable of one of the service's commands (service/cmd/NAME).
@@ -44,8 +47,9 @@ const (
 
 // Environment variables that name a tool instead of its setup script.
 const (
-	ORTLibEnv = "SERVEBENCH_ONNXRUNTIME_LIB" // path of libonnxruntime.so.1
-	RIEEnv    = "SERVEBENCH_LAMBDA_RIE"      // path of aws-lambda-rie
+	ORTLibEnv       = "SERVEBENCH_ONNXRUNTIME_LIB" // path of libonnxruntime.so.1
+	TurboJPEGLibEnv = "SERVEBENCH_TURBOJPEG_LIB"   // path of libturbojpeg.so.0
+	RIEEnv          = "SERVEBENCH_LAMBDA_RIE"      // path of aws-lambda-rie
 )
 
 // findORTLib returns the ONNX Runtime library: the one SERVEBENCH_ONNXRUNTIME_LIB
@@ -54,6 +58,13 @@ const (
 // returns "" and the reason when neither gives a library.
 func findORTLib(ctx context.Context, root string) (string, error) {
 	return setupTool(ctx, root, ORTLibEnv, "setup-onnxruntime")
+}
+
+// findTurboJPEGLib returns libjpeg-turbo's TurboJPEG library as findORTLib does
+// ONNX Runtime's: the one SERVEBENCH_TURBOJPEG_LIB names, else what
+// scripts/setup-turbojpeg prints (the system's copy, or its cache).
+func findTurboJPEGLib(ctx context.Context, root string) (string, error) {
+	return setupTool(ctx, root, TurboJPEGLibEnv, "setup-turbojpeg")
 }
 
 // FindRIE returns the AWS Lambda Runtime Interface Emulator: the one
@@ -83,9 +94,10 @@ func setupTool(ctx context.Context, root, env, script string) (string, error) {
 }
 
 // Build compiles the service's commands (service/cmd/NAME; by default the server
-// and the Lambda bootstrap) from the checkout at root into dir, in one go build.
-// With the ONNX Runtime library present it builds with the onnxruntime tag (cgo);
-// otherwise it falls back to the pure-Go backend, and says so.
+// and the Lambda bootstrap) from the checkout at root into dir, in one go build
+// without cgo, as the images and Cloud Functions build them. With the ONNX Runtime
+// library present the processes run on it; otherwise on the pure-Go backend, and
+// it says so. Likewise libjpeg-turbo, else Go's image/jpeg.
 func Build(ctx context.Context, log *slog.Logger, root, dir string, cmds ...string) (Binary, error) {
 	if len(cmds) == 0 {
 		cmds = []string{ServerCmd, LambdaCmd}
@@ -103,10 +115,15 @@ func Build(ctx context.Context, log *slog.Logger, root, dir string, cmds ...stri
 	args := []string{"build", "-o", abs + string(filepath.Separator)}
 	if lib, err := findORTLib(ctx, root); err == nil {
 		b.Backend, b.ORTLib = "onnxruntime", lib
-		args = append(args, "-tags", "onnxruntime")
-		log.Info("local: building the service with the ONNX Runtime backend", "lib", b.ORTLib, "commands", cmds)
+		log.Info("local: the service runs the ONNX Runtime backend", "lib", b.ORTLib, "commands", cmds)
 	} else {
-		log.Warn("local: no ONNX Runtime library; building the pure-Go backend, which is much slower per image", "why", err)
+		log.Warn("local: no ONNX Runtime library; the service runs the pure-Go backend, which is much slower per image", "why", err)
+	}
+	if lib, err := findTurboJPEGLib(ctx, root); err == nil {
+		b.TurboJPEGLib = lib
+		log.Info("local: the service decodes and encodes JPEG with libjpeg-turbo", "lib", lib)
+	} else {
+		log.Warn("local: no libjpeg-turbo; the service uses Go's image/jpeg, which is slower per image", "why", err)
 	}
 	for _, c := range cmds {
 		if _, err := os.Stat(filepath.Join(svc, "cmd", c)); err != nil {
@@ -116,7 +133,7 @@ func Build(ctx context.Context, log *slog.Logger, root, dir string, cmds ...stri
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = svc
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Run(); err != nil {

@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -427,25 +428,77 @@ func checkReport(t *testing.T, resultsPath string, recs []results.Record) {
 	}
 }
 
-func TestFindORTLib(t *testing.T) {
+// Build compiles without cgo and without build tags (both detector backends are
+// always compiled in), and the processes it launches are told where both native
+// libraries are: the test environment has them (scripts/test provides them).
+func TestBuildWithoutCgo(t *testing.T) {
+	ctx := context.Background()
 	root, err := FindRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(ORTLibEnv, "/nonexistent/libonnxruntime.so.1")
-	if _, err := findORTLib(context.Background(), root); err == nil || !strings.Contains(err.Error(), ORTLibEnv+"=/nonexistent") {
-		t.Errorf("a missing library named by %s: err %v, want it named", ORTLibEnv, err)
-	}
-	// Unset, the setup script answers: from its cache (scripts/test filled it) or npm.
-	t.Setenv(ORTLibEnv, "")
-	lib, err := findORTLib(context.Background(), root)
+	bin, err := Build(ctx, slog.New(slog.DiscardHandler), root, t.TempDir(), ServerCmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(lib) != "libonnxruntime.so.1" {
-		t.Errorf("setup script gave %q", lib)
+	info, err := buildinfo.ReadFile(bin.Path(ServerCmd))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st, err := os.Stat(lib); err != nil || st.Size() < 1<<20 {
-		t.Errorf("library %s: %v", lib, err)
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if settings["CGO_ENABLED"] != "0" || settings["-tags"] != "" {
+		t.Errorf("built with CGO_ENABLED=%q -tags=%q, want CGO_ENABLED=0 and no tags", settings["CGO_ENABLED"], settings["-tags"])
+	}
+	if bin.Backend != "onnxruntime" || bin.ORTLib == "" {
+		t.Fatalf("backend %q, library %q: no ONNX Runtime library (set %s or run scripts/setup-onnxruntime)", bin.Backend, bin.ORTLib, ORTLibEnv)
+	}
+	if bin.TurboJPEGLib == "" {
+		t.Fatalf("no libjpeg-turbo library: set %s or run scripts/setup-turbojpeg", TurboJPEGLibEnv)
+	}
+	env := (&Launcher{Bin: bin}).env(8080, nil)
+	for _, want := range []string{"SERVEBENCH_BACKEND=onnxruntime", ORTLibEnv + "=" + bin.ORTLib, TurboJPEGLibEnv + "=" + bin.TurboJPEGLib} {
+		if !slices.Contains(env, want) {
+			t.Errorf("process environment %v lacks %s", env, want)
+		}
+	}
+}
+
+// Each library: the variable's path when set (and an error naming it when the
+// file is not there), else what its setup script prints.
+func TestFindLibs(t *testing.T) {
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env, name string
+		find      func(context.Context, string) (string, error)
+		minSize   int64
+	}{
+		{ORTLibEnv, "libonnxruntime.so.1", findORTLib, 1 << 20},
+		{TurboJPEGLibEnv, "libturbojpeg.so.0", findTurboJPEGLib, 1 << 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(c.env, "/nonexistent/"+c.name)
+			if _, err := c.find(context.Background(), root); err == nil || !strings.Contains(err.Error(), c.env+"=/nonexistent") {
+				t.Errorf("a missing library named by %s: err %v, want it named", c.env, err)
+			}
+			// Unset, the setup script answers: from its cache (scripts/test filled it),
+			// the system, or a fetch.
+			t.Setenv(c.env, "")
+			lib, err := c.find(context.Background(), root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Base(lib) != c.name {
+				t.Errorf("setup script gave %q", lib)
+			}
+			if st, err := os.Stat(lib); err != nil || st.Size() < c.minSize {
+				t.Errorf("library %s: %v", lib, err)
+			}
+		})
 	}
 }

@@ -72,6 +72,9 @@ func (l *Launcher) env(port int, extra []string) []string {
 	if l.Bin.ORTLib != "" {
 		env = append(env, ORTLibEnv+"="+l.Bin.ORTLib)
 	}
+	if l.Bin.TurboJPEGLib != "" {
+		env = append(env, TurboJPEGLibEnv+"="+l.Bin.TurboJPEGLib)
+	}
 	if l.Buckets.HasFaces() {
 		env = append(env, "SERVEBENCH_FACES_SOURCE="+l.Buckets.FacesURL())
 	}

@@ -125,6 +125,7 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 		stagesTable(g),
 		costTable(sum.Comparisons, pr),
 		breakEvenTable(sum.Comparisons),
+		serversTable(recs),
 	}
 	if len(sum.Sweeps) > 0 {
 		tables = append(tables, sweepTable(sum.Sweeps))

@@ -301,7 +301,7 @@ func TestGenerate(t *testing.T) {
 func checkFiles(t *testing.T, out string) {
 	t.Helper()
 	var names []string
-	for _, tb := range []string{"summary", "latency", "table1_coldwarm", "stages", "cost", "breakeven"} {
+	for _, tb := range []string{"summary", "latency", "table1_coldwarm", "stages", "cost", "breakeven", "servers"} {
 		names = append(names, tb+".md", tb+".csv")
 	}
 	for _, f := range []string{"batches", "timeline_serverful", "timeline_serverless", "cdf_batches", "cdf_coldwarm",
@@ -612,4 +612,43 @@ func TestBilledFromPlatform(t *testing.T) {
 	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
 		"usd_per_1000": (0.58375*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000,
 	})
+}
+
+// TestServersTable: what answered each target, one row per kind of answer, counted,
+// so a fallback backend or another thread count shows beside the usual one.
+func TestServersTable(t *testing.T) {
+	h, recs, samples := fixture()
+	for i := range recs {
+		if recs[i].Instance == "" {
+			continue
+		}
+		recs[i].Backend, recs[i].Threads, recs[i].Codec, recs[i].MemoryMB = "onnxruntime", 2, "turbojpeg", 0
+		if recs[i].Target == "serverless" {
+			recs[i].Threads, recs[i].MemoryMB = 1, 1024
+		}
+	}
+	// One serverless answer came from an instance that fell back to pure Go.
+	recs[7].Backend, recs[7].Codec = "gomlx", "go"
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report")
+	if _, err := Generate(context.Background(), writeResults(t, dir, h, recs, samples, ""), Options{OutDir: out, Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, filepath.Join(out, "servers.csv"))
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want serverful, serverless and serverless on gomlx: %v", len(rows), rows)
+	}
+	// serverful: 8 records, 1 failed before any answer (no server object); the 503 answered.
+	r := find(t, rows, "target", "serverful")
+	if r["platform"] != "ecs" || r["backend"] != "onnxruntime" || r["threads"] != "2" || r["codec"] != "turbojpeg" || r["answers"] != "7" || r["memory_mb"] != dash {
+		t.Errorf("serverful row %v", r)
+	}
+	r = find(t, rows, "target", "serverless", "backend", "onnxruntime")
+	if r["threads"] != "1" || r["memory_mb"] != "1024" || r["answers"] != "7" {
+		t.Errorf("serverless row %v", r)
+	}
+	r = find(t, rows, "target", "serverless", "backend", "gomlx")
+	if r["codec"] != "go" || r["answers"] != "1" {
+		t.Errorf("fallback row %v", r)
+	}
 }

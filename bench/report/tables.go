@@ -274,3 +274,50 @@ func breakEvenTable(cs []Comparison) table {
 	}
 	return t
 }
+
+// serversTable says what answered each target: the platform, the detector's backend
+// and threads, the JPEG codec and the memory size, with how many answers said so. A
+// comparison of two platforms is only one if both ran the same code.
+func serversTable(recs []results.Record) table {
+	t := table{
+		Name:  "servers",
+		Title: "What answered",
+		Note:  "From each answer's server object: a target whose answers differ (a fallback backend, another thread count) has a row per kind.",
+		Cols: []column{
+			{"target", nil}, {"platform", nil}, {"backend", nil}, {"threads", nil}, {"codec", nil}, {"memory_mb", nil}, {"answers", nil},
+		},
+	}
+	type kind struct {
+		target, platform, backend, codec string
+		threads, memoryMB                int
+	}
+	counts := map[kind]int{}
+	for _, r := range recs {
+		if r.Instance == "" { // no server object: a failure before the service answered
+			continue
+		}
+		counts[kind{r.Target, r.Platform, r.Backend, r.Codec, r.Threads, r.MemoryMB}]++
+	}
+	kinds := slices.SortedFunc(maps.Keys(counts), func(a, b kind) int {
+		return cmp.Or(cmp.Compare(a.target, b.target), cmp.Compare(counts[b], counts[a]),
+			cmp.Compare(a.backend, b.backend), cmp.Compare(a.threads, b.threads), cmp.Compare(a.codec, b.codec),
+			cmp.Compare(a.platform, b.platform), cmp.Compare(a.memoryMB, b.memoryMB))
+	})
+	orDash := func(s string) any {
+		if s == "" {
+			return dash
+		}
+		return s
+	}
+	for _, k := range kinds {
+		threads, mem := any(k.threads), any(k.memoryMB)
+		if k.threads == 0 {
+			threads = dash
+		}
+		if k.memoryMB == 0 {
+			mem = dash
+		}
+		t.Rows = append(t.Rows, []any{k.target, orDash(k.platform), orDash(k.backend), threads, orDash(k.codec), mem, counts[k]})
+	}
+	return t
+}

@@ -64,6 +64,13 @@ type Record struct {
 	// CloudWatch Logs, which API Gateway's own request id does not.
 	RequestID string `json:"request_id,omitempty"`
 
+	// What ran the request (server.backend, server.threads, server.codec): the
+	// detector's backend and its threads, and the JPEG codec, so that a comparison
+	// of two platforms can be seen to run the same code.
+	Backend string `json:"backend,omitempty"`
+	Threads int    `json:"threads,omitempty"`
+	Codec   string `json:"codec,omitempty"`
+
 	// The platform's own account of the request, where it gives one (the
 	// Lambda path's REPORT line). Not "platform": that key is server.platform.
 	PlatformReport *PlatformReport `json:"platform_report,omitempty"`

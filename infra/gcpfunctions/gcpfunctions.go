@@ -4,6 +4,39 @@
 // builds push to (so destroy leaves no image behind), a build service account and
 // a runtime service account each granted only what its step needs, and one
 // function per entry point and memory size.
+//
+// The functions run ONNX Runtime and libjpeg-turbo, loaded at start through purego
+// (no cgo, so Google's build from source needs no C toolchain). Neither library is in
+// the run image, so the source archive carries the deployer's linux/x64 copies under
+// lib/ and the functions' environment names where they are at run time. What that
+// rests on (read 2026-12-01):
+//   - Where the source is at run time. Google Cloud's Go buildpacks build the
+//     function: the functions-framework buildpack moves the uploaded source into
+//     serverless_function_source_code/ under the application directory, /workspace
+//     (GoogleCloudPlatform/buildpacks cmd/go/functions_framework/lib/lib.go,
+//     fnSourceDir), builds the binary into a layer, and the application directory is
+//     part of the run image. google.go.clear-source, which would delete it after the
+//     build (pkg/clearsource), is optional in the Go builder's GCF order group
+//     (builders/go/builder.toml.template) and opts in only when GOOGLE_CLEAR_SOURCE is
+//     set at build time, which this program never sets. So a file lib/X of the archive
+//     is /workspace/serverless_function_source_code/lib/X at run time — the directory
+//     the Cloud Functions file-system docs name for a function's own files
+//     (https://cloud.google.com/functions/docs/concepts/exec#file_system).
+//   - What the run image has. go126 runs on the google-24 stack by default (Ubuntu
+//     24.04; google-24-full on request: https://cloud.google.com/run/docs/runtimes/go).
+//     google-24's run image is ubuntu2404 plus ca-certificates, curl, locales, openssl,
+//     tzdata (buildpacks stacks/google_24/run-packages.txt); the Ubuntu base carries
+//     libstdc++6 and libgcc-s1 because apt depends on them. google-24-full lists
+//     libstdc++6, libgcc-s1, libjpeg-turbo8 (stacks/google_24_full/run-packages.txt;
+//     for Ubuntu 22.04 the same in "System packages included in Cloud Functions",
+//     https://cloud.google.com/functions/docs/reference/system-packages). So
+//     libonnxruntime.so.1's NEEDED (libstdc++.so.6, libgcc_s.so.1, libm, libc, libdl,
+//     libpthread, librt; GLIBC ≤ 2.28, GLIBCXX ≤ 3.4.22) are all there; libturbojpeg.so.0
+//     (package libturbojpeg, not libjpeg-turbo8's libjpeg.so.8) is in neither image, and
+//     needs only libc (GLIBC ≤ 2.14).
+//   - Size. libonnxruntime.so.1 is 46 MB, 17.5 MB compressed: the archive stays far
+//     below the 100 MB (compressed) source limit 1st gen states; 2nd gen states none
+//     (https://cloud.google.com/functions/quotas).
 package gcpfunctions
 
 import (
@@ -13,6 +46,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,6 +87,28 @@ const (
 // is no private key, so gocloud's gcsblob calls IAM Credentials signBlob.
 const signAPI = "iamcredentials.googleapis.com"
 
+// Backend is the detector the functions run. Not "auto": a library that fails to
+// load would then fall back to the pure-Go backend, some 80 times slower per image,
+// and the comparison with Lambda would quietly be one of backends, not platforms;
+// named, a library that does not load is an error every call answers, naming why.
+const Backend = "onnxruntime"
+
+// Library is a native library the source archive carries.
+type Library struct {
+	serviceenv.NativeLib
+	Path string // the deployer's linux/x64 copy
+}
+
+// runSourceDir is where the uploaded source is when the function runs (see the
+// package comment).
+const runSourceDir = "/workspace/serverless_function_source_code"
+
+// ArchivePath is the library's path inside the source archive.
+func (l Library) ArchivePath() string { return "lib/" + l.Name }
+
+// RunPath is where the library is when the function runs.
+func (l Library) RunPath() string { return path.Join(runSourceDir, l.ArchivePath()) }
+
 // EntryPoints are the functions the service module registers with
 // functions-framework-go.
 var EntryPoints = []string{"predict", "faces_download_data", "faces_train", "faces_upload", "faces_predict"}
@@ -64,6 +120,9 @@ type FunctionsArgs struct {
 	Region  string
 	// SourceDir is the service module; it is uploaded without tests and testdata.
 	SourceDir string
+	// Libraries are uploaded with the source (linux/x64 copies), and the functions'
+	// environment names each where it is at run time.
+	Libraries []Library
 	// Objects are uploaded into the input bucket.
 	Objects []storage.Object
 	// InputName and OutputName are exact bucket names; empty means generated.
@@ -166,7 +225,7 @@ type buckets struct {
 // newBuckets creates the three buckets, fills the input bucket and uploads the
 // service source.
 func newBuckets(ctx *pulumi.Context, name string, a FunctionsArgs, opts ...pulumi.ResourceOption) (*buckets, error) {
-	source, digest, err := SourceArchive(a.SourceDir)
+	source, digest, err := SourceArchive(a.SourceDir, a.Libraries...)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +248,8 @@ func newBuckets(ctx *pulumi.Context, name string, a FunctionsArgs, opts ...pulum
 			return nil, err
 		}
 	}
-	// The object name carries the source digest, so a changed service redeploys.
+	// The object name carries the source digest, so a changed service (or library)
+	// redeploys.
 	b.archive, err = gcs.NewBucketObject(ctx, name+"-source-archive", &gcs.BucketObjectArgs{
 		Bucket: b.src.Name,
 		Name:   pulumi.String("service-" + digest[:16] + ".zip"),
@@ -345,7 +405,10 @@ func newFunctionSet(ctx *pulumi.Context, name string, a FunctionsArgs, b *bucket
 	fnOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DependsOn(ids.grants))
 	names, urls := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, mem := range a.MemoriesMB {
-		env := serviceenv.Env{Scheme: "gs", Backend: "gomlx", Platform: "cloudfunctions", MemoryMB: mem}.Vars(b.in.Name, b.out.Name)
+		env := serviceenv.Env{Scheme: "gs", Backend: Backend, Platform: "cloudfunctions", MemoryMB: mem}.Vars(b.in.Name, b.out.Name)
+		for _, l := range a.Libraries {
+			env[l.Env] = pulumi.String(l.RunPath())
+		}
 		for _, entry := range a.EntryPoints {
 			key := Key(entry, mem)
 			fn, err := cloudfunctionsv2.NewFunction(ctx, name+"-"+key, &cloudfunctionsv2.FunctionArgs{
@@ -419,14 +482,14 @@ func Memory(mb int) string {
 }
 
 // SourceArchive is the service module as an archive for a source deploy: every
-// file but tests, testdata, hidden files and the container build files. It also
-// returns a SHA-256 over the paths and contents, which changes when the source does.
-func SourceArchive(dir string) (pulumi.Archive, string, error) {
+// file but tests, testdata, hidden files and the container build files, and each
+// library at its ArchivePath. It also returns a SHA-256 over the paths and contents,
+// which changes when the source or a library does.
+func SourceArchive(dir string, libs ...Library) (pulumi.Archive, string, error) {
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
 		return nil, "", fmt.Errorf("service source %s: no go.mod: %w", dir, err)
 	}
-	files := map[string]any{}
-	var paths []string
+	files := map[string]string{} // archive path → local file
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -445,18 +508,28 @@ func SourceArchive(dir string) (pulumi.Archive, string, error) {
 		if err != nil {
 			return err
 		}
-		rel = filepath.ToSlash(rel)
-		files[rel] = pulumi.NewFileAsset(p)
-		paths = append(paths, rel)
+		files[filepath.ToSlash(rel)] = p
 		return nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("service source %s: %w", dir, err)
 	}
+	for _, l := range libs {
+		if prev, ok := files[l.ArchivePath()]; ok {
+			return nil, "", fmt.Errorf("service source %s: %s is both %s and the library %s", dir, l.ArchivePath(), prev, l.Path)
+		}
+		files[l.ArchivePath()] = l.Path
+	}
+	paths := make([]string, 0, len(files))
+	assets := make(map[string]any, len(files))
+	for rel, p := range files {
+		paths = append(paths, rel)
+		assets[rel] = pulumi.NewFileAsset(p)
+	}
 	sort.Strings(paths)
 	h := sha256.New()
 	for _, rel := range paths {
-		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+		f, err := os.Open(files[rel])
 		if err != nil {
 			return nil, "", fmt.Errorf("service source %s: %w", dir, err)
 		}
@@ -467,5 +540,5 @@ func SourceArchive(dir string) (pulumi.Archive, string, error) {
 			return nil, "", fmt.Errorf("service source %s: %w", rel, err)
 		}
 	}
-	return pulumi.NewAssetArchive(files), hex.EncodeToString(h.Sum(nil)), nil
+	return pulumi.NewAssetArchive(assets), hex.EncodeToString(h.Sum(nil)), nil
 }

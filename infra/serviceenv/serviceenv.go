@@ -5,6 +5,8 @@ package serviceenv
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -19,6 +21,38 @@ const (
 // whose front end cuts requests sooner than the service's default sets it lower, so
 // a slow request ends in the service's own 504 rather than the front end's error.
 const EnvRequestTimeout = "SERVEBENCH_REQUEST_TIMEOUT"
+
+// NativeLib is a shared library the service loads at run time (through purego, no
+// cgo) from the path an environment variable names. The container images carry
+// both at fixed paths; a source deploy (Cloud Functions) carries the deployer's
+// copies, which the setup scripts fetch into the servebench cache.
+type NativeLib struct {
+	Name  string // the file the service looks for
+	Env   string // the variable naming its path, for the service and the deployer alike
+	Cache string // the setup script's directory under the servebench cache
+	Setup string // the script that fetches a linux/x64 copy and prints its path
+}
+
+// The service's native libraries.
+var (
+	ONNXRuntimeLib = NativeLib{Name: "libonnxruntime.so.1", Env: "SERVEBENCH_ONNXRUNTIME_LIB", Cache: "onnxruntime-1.30.0", Setup: "scripts/setup-onnxruntime"}
+	TurboJPEGLib   = NativeLib{Name: "libturbojpeg.so.0", Env: "SERVEBENCH_TURBOJPEG_LIB", Cache: "turbojpeg-2.1.5", Setup: "scripts/setup-turbojpeg"}
+)
+
+// CachePath is where the setup script leaves the library: under $SERVEBENCH_CACHE,
+// else ${XDG_CACHE_HOME:-$HOME/.cache}/servebench, as the scripts themselves choose.
+func (l NativeLib) CachePath() string {
+	cache := os.Getenv("SERVEBENCH_CACHE")
+	if cache == "" {
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir() // "" leaves a relative path that will not exist, named in the error
+			base = filepath.Join(home, ".cache")
+		}
+		cache = filepath.Join(base, "servebench")
+	}
+	return filepath.Join(cache, l.Cache, l.Name)
+}
 
 // Env describes one deployment of the service.
 type Env struct {

@@ -22,6 +22,9 @@ type Server struct {
 	Platform string `json:"platform"`
 	Runtime  string `json:"runtime"`
 	MemoryMB int    `json:"memory_mb"`
+	Backend  string `json:"backend"`
+	Threads  int    `json:"threads"`
+	Codec    string `json:"codec"`
 }
 
 // Answer is the 200 answer of POST /predict.

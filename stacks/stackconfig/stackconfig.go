@@ -48,6 +48,8 @@ const (
 	KeyGCPInvokers               = "servebench:gcpInvokers"
 	KeyGCPInputBucket            = "servebench:gcpInputBucket"
 	KeyGCPOutputBucket           = "servebench:gcpOutputBucket"
+	KeyONNXRuntimeLib            = "servebench:onnxRuntimeLib"
+	KeyTurboJPEGLib              = "servebench:turbojpegLib"
 
 	KeyAWSRegion  = "aws:region"
 	KeyGCPProject = "gcp:project"
@@ -115,6 +117,10 @@ var Keys = []Key{
 	{KeyGCPInvokers, "array", ModeServerless, "[]", `IAM members allowed to invoke ("user:me@example.com")`},
 	{KeyGCPInputBucket, "string", ModeServerless, "generated", "exact GCS input bucket name"},
 	{KeyGCPOutputBucket, "string", ModeServerless, "generated", "exact GCS output bucket name"},
+	{KeyONNXRuntimeLib, "string", ModeServerless, "$SERVEBENCH_ONNXRUNTIME_LIB, else ~/.cache/servebench/onnxruntime-1.30.0/libonnxruntime.so.1",
+		"linux/x64 libonnxruntime.so.1 the Cloud Functions source archive carries (scripts/setup-onnxruntime fetches it); read only with gcp:project"},
+	{KeyTurboJPEGLib, "string", ModeServerless, "$SERVEBENCH_TURBOJPEG_LIB, else ~/.cache/servebench/turbojpeg-2.1.5/libturbojpeg.so.0",
+		"linux/x64 libturbojpeg.so.0 the Cloud Functions source archive carries (scripts/setup-turbojpeg fetches it); read only with gcp:project"},
 }
 
 // Every taggable AWS resource of a stack carries the stack's tags: the aws
