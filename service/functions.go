@@ -5,8 +5,9 @@
 // configuration is read from the environment on the first call; if it is wrong,
 // every call answers 500 in the error contract naming the variable.
 //
-// Cloud Functions builds this module from source without cgo, so the detector
-// there is the pure Go backend (SERVEBENCH_BACKEND=auto or gomlx).
+// Cloud Functions builds this module from source without cgo; the detector loads
+// ONNX Runtime at run time all the same (SERVEBENCH_ONNXRUNTIME_LIB), and under
+// SERVEBENCH_BACKEND=auto falls back to the pure Go backend if it cannot.
 package service
 
 import (

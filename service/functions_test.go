@@ -55,8 +55,10 @@ func post(t *testing.T, u, body string, out any) *http.Response {
 	return resp
 }
 
-// TestFunctions: the predict function through the functions framework, after a
-// misconfigured first call that must answer the contract naming the variable.
+// TestFunctions: the predict function through the functions framework, on ONNX
+// Runtime as on Cloud Functions (which builds this module from source; scripts/test
+// runs this package with CGO_ENABLED=0 as well), after a misconfigured first call
+// that must answer the contract naming the variable.
 func TestFunctions(t *testing.T) {
 	base := startFramework(t, "")
 	t.Cleanup(shared.reset)
@@ -87,8 +89,8 @@ func TestFunctions(t *testing.T) {
 			t.Fatalf("call %d: status %d", i, resp.StatusCode)
 		}
 		apitest.CheckDetections(t, a.Detections, apitest.Dog)
-		if a.Server.Cold != wantCold || a.Server.Platform != "cloudfunctions" {
-			t.Errorf("call %d: server %+v, want cold=%v", i, a.Server, wantCold)
+		if a.Server.Cold != wantCold || a.Server.Platform != "cloudfunctions" || a.Server.Backend != "onnxruntime" {
+			t.Errorf("call %d: server %+v, want cold=%v on onnxruntime", i, a.Server, wantCold)
 		}
 		if ok, err := bs.Out.Exists(t.Context(), a.Filename); !ok {
 			t.Errorf("call %d: %s not in the output bucket: %v", i, a.Filename, err)
@@ -117,4 +119,27 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("GET /%s: Content-Type %q, want the JSON contract", name, ct)
 		}
 	}
+}
+
+// TestStudyClientsThroughFunctions: the two studies' own clients, unchanged,
+// through functions-framework-go as Cloud Functions runs it (FUNCTION_TARGET: one
+// function per server, at every path). The Eigenfaces study's curl sequence goes
+// byte for byte as curl sent it to the study's own URLs (…/eigenfaces_train_http:
+// GET, no id, the upload as curl's multipart) and names a held-out ORL face; the
+// YOLO study's Locust and JMeter requests to the predict function answer the dog.
+func TestStudyClientsThroughFunctions(t *testing.T) {
+	t.Cleanup(shared.reset)
+	subjects := []int{8, 17, 26, 35}
+	dir := apitest.AsDeployed(t, "cloudfunctions", subjects...)
+	shared.reset() // a handler another test built saw other buckets
+
+	const host = "us-east1-anthony-orlowski.cloudfunctions.net" // the study's
+	face, name := apitest.HeldOut(t, dir, subjects, 3)
+	answers := apitest.EigenfacesCurl(t, apitest.ExampleImage(t, face), func(fn string) apitest.Endpoint {
+		base := startFramework(t, "faces_"+fn)
+		return apitest.Endpoint{Send: apitest.OverTCP(strings.TrimPrefix(base, "http://")), Host: host, Target: "/eigenfaces_" + fn + "_http"}
+	})
+	apitest.CheckPredicted(t, answers, name)
+	predict := startFramework(t, "predict")
+	apitest.YOLOClients(t, apitest.OverTCP(strings.TrimPrefix(predict, "http://")), "us-east1-servebench.cloudfunctions.net")
 }

@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.46.0
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.111.0
 	github.com/awslabs/aws-lambda-go-api-proxy v0.16.2
+	github.com/ebitengine/purego v0.11.3
 	github.com/esimov/pigo v1.4.6
 	github.com/fsouza/fake-gcs-server v1.56.1
 	github.com/gomlx/compute v0.1.6
@@ -17,7 +18,6 @@ require (
 	github.com/gomlx/onnx-gomlx v0.5.5
 	github.com/googleapis/gax-go/v2 v2.24.1
 	github.com/johannesboyne/gofakes3 v1.2.0
-	github.com/yalue/onnxruntime_go v1.27.0
 	gocloud.dev v0.47.0
 	golang.org/x/image v0.47.0
 	golang.org/x/oauth2 v0.36.0

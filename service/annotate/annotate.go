@@ -1,5 +1,5 @@
-// Package annotate draws detections onto a copy of an image: a box in a colour
-// of the class, and a filled tag above it with the label and score.
+// Package annotate draws detections onto an image: a box in a colour of the class,
+// and a filled tag above it with the label and score.
 package annotate
 
 import (
@@ -31,23 +31,32 @@ func Color(classID int) color.RGBA {
 }
 
 // Draw returns a new RGBA image: src with every detection drawn on it. src is not
-// changed. Lines are thicker on larger images so boxes stay visible.
+// changed.
 func Draw(src image.Image, dets []detect.Detection) *image.RGBA {
 	b := src.Bounds()
 	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
+	DrawOn(dst, dets)
+	return dst
+}
+
+// DrawOn draws every detection onto img itself, saving Draw's copy when the caller has
+// no further use for the image as it was. Boxes are in pixels from img's top-left
+// corner, as the detector gives them. Lines are thicker on larger images so boxes stay
+// visible.
+func DrawOn(img *image.RGBA, dets []detect.Detection) {
+	b := img.Bounds()
 	thick := max(2, min(b.Dx(), b.Dy())/200)
 	face := basicfont.Face7x13
 	for _, d := range dets {
 		c := Color(d.ClassID)
-		r := image.Rect(int(d.Box[0]), int(d.Box[1]), int(d.Box[2]), int(d.Box[3])).Intersect(dst.Bounds())
+		r := image.Rect(int(d.Box[0]), int(d.Box[1]), int(d.Box[2]), int(d.Box[3])).Add(b.Min).Intersect(b)
 		if r.Empty() {
 			continue
 		}
-		outline(dst, r, thick, c)
-		tag(dst, r, fmt.Sprintf("%s %.2f", d.Label, d.Score), face, c)
+		outline(img, r, thick, c)
+		tag(img, r, fmt.Sprintf("%s %.2f", d.Label, d.Score), face, c)
 	}
-	return dst
 }
 
 // outline draws a rectangle border of width thick inside r.
@@ -71,7 +80,7 @@ func tag(dst *image.RGBA, r image.Rectangle, text string, face font.Face, c colo
 	h := (m.Ascent + m.Descent).Ceil() + 2
 	w := font.MeasureString(face, text).Ceil() + 4
 	top := r.Min.Y - h
-	if top < 0 {
+	if top < dst.Bounds().Min.Y {
 		top = r.Min.Y
 	}
 	box := image.Rect(r.Min.X, top, r.Min.X+w, top+h).Intersect(dst.Bounds())

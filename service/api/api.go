@@ -22,7 +22,7 @@ import (
 )
 
 // DetectorFunc builds a detector from the model's bytes; detect.New in production.
-type DetectorFunc func(ctx context.Context, backend string, model []byte) (detect.Detector, error)
+type DetectorFunc func(ctx context.Context, backend string, model []byte, opt detect.LoadOptions) (detect.Detector, error)
 
 // Options are what New needs. Buckets are opened by the caller (Open does it from
 // the configuration) so tests can hand in buckets opened with clients of their own.
@@ -52,6 +52,10 @@ type API struct {
 	model    *storage.Bucket
 	detector *lazyDetector
 	mux      *http.ServeMux
+	// threads is what the detector is given (instance.Instance.Threads) and
+	// threadsFrom why, for the log.
+	threads     int
+	threadsFrom string
 }
 
 // New builds the handler. It loads nothing: the model is read on the first request
@@ -69,6 +73,7 @@ func New(o Options) (*API, error) {
 		Limits:   imagein.Limits{MaxBytes: o.Config.MaxImageBytes, MaxPixels: o.Config.MaxImagePixels},
 		mux:      http.NewServeMux(),
 	}
+	a.threads, a.threadsFrom = o.Instance.Threads(o.Config.Threads)
 	a.detector = &lazyDetector{load: a.loader(o)}
 
 	a.Handle("POST /predict", http.HandlerFunc(a.predict))
@@ -165,14 +170,14 @@ func (a *API) loader(o Options) func(ctx context.Context) (detect.Detector, erro
 		}
 		// The detector outlives this load's deadline: hand it a context that is
 		// never cancelled, in case a backend keeps it.
-		det, err := newDetector(context.WithoutCancel(ctx), a.Config.Backend, data)
+		det, err := newDetector(context.WithoutCancel(ctx), a.Config.Backend, data, a.loadOptions())
 		if err != nil {
 			err = fmt.Errorf("load model %s from %s on backend %s: %w", key, bucket.Name(), a.Config.Backend, err)
 			a.Log.ErrorContext(ctx, "model load failed", "err", err)
 			return nil, err
 		}
 		a.Log.InfoContext(ctx, "model loaded", "key", key, "bucket", bucket.Name(), "bytes", len(data),
-			"backend", det.Backend(), "ms", time.Since(start).Milliseconds())
+			"backend", det.Backend(), "threads", det.Threads(), "threads_from", a.threadsFrom, "ms", time.Since(start).Milliseconds())
 		return det, nil
 	}
 }
@@ -232,6 +237,24 @@ type discard struct{ header http.Header }
 func (d discard) Header() http.Header         { return d.header }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
+
+// runsWith is what answers report of the detector: the loaded one's backend and
+// threads, else the configured backend and the threads it will be given.
+func (a *API) runsWith() (backend string, threads int, loaded bool) {
+	if det := a.detector.ready(); det != nil {
+		return det.Backend(), det.Threads(), true // the backend "auto" chose
+	}
+	return a.Config.Backend, a.threads, false
+}
+
+// describe completes an answer's server object with the detector's backend and
+// threads as they are when the answer is written (the request may have loaded
+// the model since it began) and the JPEG codec.
+func (a *API) describe(server instance.Info) instance.Info {
+	server.Backend, server.Threads, _ = a.runsWith()
+	server.Codec = imagein.Codec()
+	return server
+}
 
 // finish closes a request's stages: "init" (process start to ready) on an
 // instance's cold answer only, as the contract says, then "total".

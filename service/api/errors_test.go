@@ -128,6 +128,7 @@ func TestDeadline(t *testing.T) {
 type panicky struct{ detect.Detector }
 
 func (panicky) Backend() string { return "panicky" }
+func (panicky) Threads() int    { return 1 }
 
 func (panicky) Detect(context.Context, image.Image, detect.Options) ([]detect.Detection, error) {
 	panic("detector exploded")
@@ -148,10 +149,11 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
-// stuck ignores its context and never returns, like a cgo call that hangs.
+// stuck ignores its context and never returns, like a call into C that hangs.
 type stuck struct{ detect.Detector }
 
 func (stuck) Backend() string { return "stuck" }
+func (stuck) Threads() int    { return 1 }
 func (stuck) Detect(context.Context, image.Image, detect.Options) ([]detect.Detection, error) {
 	select {}
 }
@@ -160,7 +162,9 @@ func (stuck) Detect(context.Context, image.Image, detect.Options) ([]detect.Dete
 // deadline, and nothing is written.
 func TestStuckDetector(t *testing.T) {
 	s := newServiceWith(t, func(c *config.Config) { c.RequestTimeout = 500 * time.Millisecond },
-		func(context.Context, string, []byte) (detect.Detector, error) { return stuck{}, nil })
+		func(context.Context, string, []byte, detect.LoadOptions) (detect.Detector, error) {
+			return stuck{}, nil
+		})
 	var e errAnswer
 	if resp := s.post(t, "/predict", `{"filename":"images/dog.jpg"}`, &e); resp.StatusCode != http.StatusGatewayTimeout || e.Error.Code != "deadline_exceeded" {
 		t.Errorf("stuck detector: %d %+v, want 504 deadline_exceeded", resp.StatusCode, e)

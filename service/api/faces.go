@@ -47,12 +47,16 @@ func (a *API) facesHandler() http.Handler {
 		timeout time.Duration
 		run     func(ctx context.Context, w http.ResponseWriter, r *http.Request, id int, st *timing.Stages) (any, error)
 	}
+	// The study's Cloud Functions answered any method, and its client called
+	// download_data, train and predict with a plain GET (curl with no -X; Python's
+	// requests.get), so those take GET as well as POST; upload is a multipart POST.
+	getOrPost := []string{http.MethodPost, http.MethodGet}
 	routes := map[string]route{
-		"/faces/download_data": {[]string{http.MethodPost, http.MethodGet}, max(a.Config.RequestTimeout, FacesLongTimeout),
+		"/faces/download_data": {getOrPost, max(a.Config.RequestTimeout, FacesLongTimeout),
 			func(ctx context.Context, w http.ResponseWriter, r *http.Request, id int, st *timing.Stages) (any, error) {
 				return store.DownloadData(ctx, id, r.URL.Query().Get("source"), st)
 			}},
-		"/faces/train": {[]string{http.MethodPost}, max(a.Config.RequestTimeout, FacesLongTimeout),
+		"/faces/train": {getOrPost, max(a.Config.RequestTimeout, FacesLongTimeout),
 			func(ctx context.Context, w http.ResponseWriter, r *http.Request, id int, st *timing.Stages) (any, error) {
 				return store.Train(ctx, id, st)
 			}},
@@ -64,7 +68,7 @@ func (a *API) facesHandler() http.Handler {
 				}
 				return store.Upload(ctx, id, name, data, st)
 			}},
-		"/faces/predict": {[]string{http.MethodPost}, a.Config.RequestTimeout,
+		"/faces/predict": {getOrPost, a.Config.RequestTimeout,
 			func(ctx context.Context, w http.ResponseWriter, r *http.Request, id int, st *timing.Stages) (any, error) {
 				return store.Predict(ctx, id, st)
 			}},
@@ -105,7 +109,7 @@ func (a *API) facesHandler() http.Handler {
 			return
 		}
 		tm := a.finish(server, stages)
-		body, err := withServer(result, server, tm)
+		body, err := withServer(result, a.describe(server), tm)
 		if err != nil {
 			reply.WriteError(w, r, a.Log, err)
 			return

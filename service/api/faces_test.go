@@ -26,57 +26,13 @@ import (
 
 	"github.com/servebench/servebench/service/api/apitest"
 	"github.com/servebench/servebench/service/config"
-	"github.com/servebench/servebench/service/faces/pgm"
-	"github.com/servebench/servebench/service/faces/split"
 )
 
-// orlSubset copies the ORL images of the given subjects into a new directory
-// (keeping the sN/M.pgm layout) and returns it: small sets train in well under a
-// second, so the end-to-end tests can train on every backend.
-func orlSubset(t *testing.T, subjects ...int) string {
-	t.Helper()
-	src := filepath.Join(apitest.DataDir(t), "faces", "orl")
-	dir := t.TempDir()
-	for _, s := range subjects {
-		sd := fmt.Sprintf("s%d", s)
-		if err := os.MkdirAll(filepath.Join(dir, sd), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := 1; i <= 10; i++ {
-			b, err := os.ReadFile(filepath.Join(src, sd, fmt.Sprintf("%d.pgm", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, sd, fmt.Sprintf("%d.pgm", i)), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return dir
-}
+// orlSubset and heldOut are apitest's, shared with the entry points' tests.
+func orlSubset(t *testing.T, subjects ...int) string { return apitest.ORLSubset(t, subjects...) }
 
-// heldOut is an image of the subset the training never saw (in the test part of
-// the fixed split) and its subject's name. The subset loads in subject order, ten
-// images each.
 func heldOut(t *testing.T, dir string, subjects []int, nth int) (image.Image, string) {
-	t.Helper()
-	_, test, err := split.TrainTest(10*len(subjects), 0.25, 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sorted := slices.Sorted(slices.Values(subjects))
-	i := test[nth]
-	name := fmt.Sprintf("s%d", sorted[i/10])
-	f, err := os.Open(filepath.Join(dir, name, fmt.Sprintf("%d.pgm", i%10+1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := pgm.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img, name
+	return apitest.HeldOut(t, dir, subjects, nth)
 }
 
 func encodePNG(t *testing.T, img image.Image) []byte {
@@ -391,7 +347,8 @@ func TestFacesBadInput(t *testing.T) {
 		{"no faces in source", "POST", "/faces/download_data?source=" + empty, "", nil, 422, "unprocessable", "layout"},
 		{"traversal", "POST", "/faces/download_data?source=" + traversal, "", nil, 422, "unprocessable", "unsafe"},
 		{"archive bomb", "POST", "/faces/download_data?source=" + bomb, "", nil, 413, "too_large", "limit"},
-		{"GET train", "GET", "/faces/train", "", nil, 405, "method_not_allowed", "GET"},
+		{"GET upload", "GET", "/faces/upload", "", nil, 405, "method_not_allowed", "GET"},
+		{"PUT train", "PUT", "/faces/train", "", nil, 405, "method_not_allowed", "PUT"},
 		{"unknown faces route", "POST", "/faces/everything", "", nil, 404, "not_found", "download_data"},
 		{"upload not multipart", "POST", "/faces/upload", "image/png", facePNG, 400, "bad_request", "multipart"},
 		{"upload without file", "POST", "/faces/upload", ctNone, noFile, 400, "bad_request", "no file"},

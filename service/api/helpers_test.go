@@ -31,7 +31,9 @@ func decodeBody(t *testing.T, resp *http.Response, out any) {
 func outputKeys(t *testing.T, s *service) []string { return apitest.Keys(t, s.bs.Out) }
 
 func newPanickyService(t *testing.T) *service {
-	return newServiceWith(t, nil, func(context.Context, string, []byte) (detect.Detector, error) { return panicky{}, nil })
+	return newServiceWith(t, nil, func(context.Context, string, []byte, detect.LoadOptions) (detect.Detector, error) {
+		return panicky{}, nil
+	})
 }
 
 // newServiceWith is a mem:// service whose detector comes from newDetector.

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/servebench/servebench/service/config"
+	"github.com/servebench/servebench/service/detect"
+	"github.com/servebench/servebench/service/imagein"
 	"github.com/servebench/servebench/service/storage"
 )
 
@@ -46,6 +48,17 @@ func Open(ctx context.Context, o Options) (*API, error) {
 	if err != nil {
 		return nil, errors.Join(err, in.Close(), out.Close())
 	}
+	// The model loads lazily, but whether its backend can run here is known now: a
+	// library that does not load is a start-up error naming its variable (or, under
+	// auto, a logged fallback), not a 500 on the first request.
+	if err := detect.CheckBackend(ctx, cfg.Backend, a.loadOptions()); err != nil {
+		return nil, errors.Join(fmt.Errorf("%s=%s: %w", config.EnvBackend, cfg.Backend, err), a.Close())
+	}
+	// Likewise the JPEG codec: a SERVEBENCH_TURBOJPEG_LIB that does not load is a
+	// start-up error naming it; otherwise this logs, once, which codec runs and why.
+	if err := imagein.LoadCodec(a.Log); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	if cfg.Preload {
 		if err := a.Preload(ctx); err != nil {
 			return nil, errors.Join(fmt.Errorf("%s=true: %w", config.EnvPreload, err), a.Close())
@@ -57,6 +70,12 @@ func Open(ctx context.Context, o Options) (*API, error) {
 	// never counts the idle time before the first request.
 	a.Instance.MarkReady()
 	return a, nil
+}
+
+// loadOptions are what the detector is loaded with: the platform's threads, the
+// configured ONNX Runtime library, and the service's log for auto's fallback warning.
+func (a *API) loadOptions() detect.LoadOptions {
+	return detect.LoadOptions{Threads: a.threads, Library: a.Config.ONNXRuntimeLib, Log: a.Log}
 }
 
 // NewLogger is the JSON logger every entry point uses, at level (debug, info, warn,

@@ -109,7 +109,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 		reply.WriteError(w, r, a.Log, err)
 		return
 	}
-	resp.Server = server
+	resp.Server = a.describe(server) // after the work: this request may have loaded the model
 	resp.Timings = a.finish(server, stages)
 	reply.WithTimings(w, resp.Timings, resp)
 }
@@ -152,9 +152,17 @@ func (a *API) runPredict(ctx context.Context, body io.Reader, stages *timing.Sta
 		dets = []detect.Detection{} // [] rather than null in the answer
 	}
 	t = stages.Since("inference", t)
-	annotated := annotate.Draw(img, dets)
+	// libjpeg-turbo's RGBA image is drawn on in place: the detector has returned, and
+	// nothing else reads it. image/jpeg's YCbCr one needs an RGBA copy to draw on.
+	annotated, inPlace := img.(*image.RGBA)
+	if inPlace {
+		annotate.DrawOn(annotated, dets)
+	} else {
+		annotated = annotate.Draw(img, dets)
+	}
 	t = stages.Since("draw", t)
 	var buf bytes.Buffer
+	buf.Grow(len(data)) // the annotated image encodes to about the input's size
 	if err := imagein.Encode(&buf, annotated, format); err != nil {
 		return resp, fmt.Errorf("encode %s: %w", req.Filename, err)
 	}
@@ -195,7 +203,7 @@ func (a *API) runPredict(ctx context.Context, body io.Reader, stages *timing.Sta
 }
 
 // detectWithin runs the detector but answers by the request's deadline even if
-// the backend does not watch ctx (a cgo call cannot be interrupted): the late
+// the backend does not watch ctx (a call into C cannot be interrupted): the late
 // result is dropped when it comes. A panic in the detector becomes an error.
 func detectWithin(ctx context.Context, det detect.Detector, img image.Image, opt detect.Options) ([]detect.Detection, error) {
 	type result struct {

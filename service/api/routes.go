@@ -8,22 +8,21 @@ import (
 	"github.com/servebench/servebench/service/reply"
 )
 
-// health is the /healthz answer; Backend is the configured one until the model is
-// loaded, then the one in use.
+// health is the /healthz answer; Backend and Threads are the configured backend
+// and the threads it will get until the model is loaded, then the detector's.
 type health struct {
 	Status      string `json:"status"`
 	ModelLoaded bool   `json:"model_loaded"`
 	Instance    string `json:"instance"`
 	Backend     string `json:"backend"`
+	Threads     int    `json:"threads"`
 }
 
 // healthz answers whether the process is up. It does not load the model (a probe
 // must stay cheap) and does not count as the instance's cold request.
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
-	h := health{Status: "ok", Instance: a.Instance.ID(), Backend: a.Config.Backend}
-	if det := a.detector.ready(); det != nil {
-		h.ModelLoaded, h.Backend = true, det.Backend() // the backend "auto" chose
-	}
+	h := health{Status: "ok", Instance: a.Instance.ID()}
+	h.Backend, h.Threads, h.ModelLoaded = a.runsWith()
 	reply.JSON(w, http.StatusOK, h)
 }
 

@@ -27,6 +27,7 @@ const (
 	EnvFacesAllowSrc  = "SERVEBENCH_FACES_ALLOW_SOURCE"
 	EnvPlatform       = "SERVEBENCH_PLATFORM"
 	EnvMemoryMB       = "SERVEBENCH_MEMORY_MB"
+	EnvThreads        = "SERVEBENCH_THREADS"
 	EnvMaxImageBytes  = "SERVEBENCH_MAX_IMAGE_BYTES"
 	EnvMaxImagePixels = "SERVEBENCH_MAX_IMAGE_PIXELS"
 	EnvRequestTimeout = "SERVEBENCH_REQUEST_TIMEOUT"
@@ -38,6 +39,10 @@ const (
 
 // ModelKey is where the model lives in the input bucket when SERVEBENCH_MODEL is unset.
 const ModelKey = "models/yolox_nano.onnx"
+
+// MaxThreads bounds SERVEBENCH_THREADS: far above any instance of the study (a
+// Lambda function has at most 6 vCPUs), low enough to catch a typo.
+const MaxThreads = 256
 
 // Backends are the detector backends SERVEBENCH_BACKEND accepts.
 var Backends = []string{"auto", "onnxruntime", "gomlx"}
@@ -71,6 +76,7 @@ type Config struct {
 	FacesAllowSrc  bool
 	Platform       string // overrides the detected platform; may be empty
 	MemoryMB       int    // overrides the detected memory size; 0 means detect
+	Threads        int    // overrides the detector's threads; 0 means the platform's rule (instance.ThreadsFor)
 	MaxImageBytes  int64
 	MaxImagePixels int64
 	RequestTimeout time.Duration
@@ -101,6 +107,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.FacesAllowSrc = p.boolean(EnvFacesAllowSrc, c.FacesAllowSrc)
 	c.Platform = getenv(EnvPlatform)
 	c.MemoryMB = int(p.intIn(EnvMemoryMB, 0, 0, 1<<20))
+	c.Threads = int(p.intIn(EnvThreads, 0, 1, MaxThreads))
 	c.MaxImageBytes = p.intIn(EnvMaxImageBytes, c.MaxImageBytes, 1, 1<<32)
 	c.MaxImagePixels = p.intIn(EnvMaxImagePixels, c.MaxImagePixels, 1, 1<<32)
 	c.RequestTimeout = p.duration(EnvRequestTimeout, c.RequestTimeout, time.Second, time.Hour)

@@ -29,7 +29,7 @@ func TestValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://", EnvModel: "file:///models/m.onnx",
 		EnvBackend: "onnxruntime", EnvPort: "9000", EnvMaxImageBytes: "1000", EnvMaxImagePixels: "2000",
-		EnvRequestTimeout: "2m", EnvURLTTL: "1h", EnvPreload: "true", EnvMemoryMB: "3000",
+		EnvRequestTimeout: "2m", EnvURLTTL: "1h", EnvPreload: "true", EnvMemoryMB: "3000", EnvThreads: "3",
 		EnvFacesSource: "https://example.com/orl.zip", EnvLogLevel: "debug", EnvFacesAllowSrc: "false",
 	}))
 	if err != nil {
@@ -37,7 +37,8 @@ func TestValues(t *testing.T) {
 	}
 	if c.Model != "file:///models/m.onnx" || c.Backend != "onnxruntime" || c.Port != 9000 || c.MaxImageBytes != 1000 ||
 		c.MaxImagePixels != 2000 || c.RequestTimeout != 2*time.Minute || c.URLTTL != time.Hour || !c.Preload ||
-		c.MemoryMB != 3000 || c.FacesSource != "https://example.com/orl.zip" || c.PublicURL != "http://localhost:9000" || c.LogLevel != "debug" || c.FacesAllowSrc {
+		c.MemoryMB != 3000 || c.FacesSource != "https://example.com/orl.zip" || c.PublicURL != "http://localhost:9000" || c.LogLevel != "debug" || c.FacesAllowSrc ||
+		c.Threads != 3 {
 		t.Errorf("Load = %+v", c)
 	}
 	c, _ = Load(env(map[string]string{EnvInputBucket: "file:///srv/in", EnvOutputBucket: "mem://"}))
@@ -63,6 +64,11 @@ func TestErrors(t *testing.T) {
 		{EnvMaxImageBytes, "-5", "whole number"},
 		{EnvMaxImagePixels, "lots", "whole number"},
 		{EnvMemoryMB, "3GB", "whole number"},
+		{EnvThreads, "0", "whole number from 1 to 256"},
+		{EnvThreads, "-2", "whole number from 1 to 256"},
+		{EnvThreads, "two", "whole number from 1 to 256"},
+		{EnvThreads, "1.5", "whole number from 1 to 256"},
+		{EnvThreads, "257", "whole number from 1 to 256"},
 		{EnvRequestTimeout, "30", "duration"},
 		{EnvURLTTL, "30d", "duration"},
 		{EnvURLTTL, "200h", "duration"},

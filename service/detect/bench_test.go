@@ -9,7 +9,7 @@ import (
 // BenchmarkDetect times Detect on dog.jpg (decoded once) per backend, split into the
 // letterbox, the network and the decoding:
 //
-//	go test -tags onnxruntime -run '^$' -bench Detect -benchtime 3x ./detect/
+//	go test -run '^$' -bench Detect -benchtime 3x ./detect/
 func BenchmarkDetect(b *testing.B) {
 	img := loadImage(b, "dog.jpg")
 	for _, backend := range Backends() {
@@ -43,9 +43,9 @@ func BenchmarkNew(b *testing.B) {
 	for _, backend := range Backends() {
 		b.Run(backend, func(b *testing.B) {
 			for b.Loop() {
-				d, err := New(context.Background(), backend, model)
+				d, err := New(context.Background(), backend, model, LoadOptions{})
 				if err != nil {
-					b.Fatal(err)
+					b.Fatalf("New(%s): %v%s", backend, err, libraryHint(backend))
 				}
 				d.Close()
 			}

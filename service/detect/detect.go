@@ -1,8 +1,9 @@
 // Package detect finds objects in images with YOLOX-nano (COCO, 80 classes).
 //
-// Two backends sit behind Detector: ONNX Runtime (cgo, build tag onnxruntime) and
-// pure Go (gomlx). Both share the preprocessing (letterbox) and the decoding (grid
-// decode, score filter, per-class NMS), so only the network itself differs.
+// Two backends sit behind Detector: ONNX Runtime (its C library loaded at run time
+// through purego by package onnxrt: no cgo) and pure Go (gomlx). Both share the
+// preprocessing (letterbox) and the decoding (grid decode, score filter, per-class
+// NMS), so only the network itself differs.
 package detect
 
 import (
@@ -38,6 +39,9 @@ type Detector interface {
 	Detect(ctx context.Context, img image.Image, opt Options) ([]Detection, error)
 	// Backend names the backend ("onnxruntime" or "gomlx").
 	Backend() string
+	// Threads is how many threads one Detect spreads the network over (ONNX Runtime's
+	// intra-op threads; gomlx's parallelism).
+	Threads() int
 	Close() error
 }
 

@@ -27,6 +27,8 @@ var (
 // use; close is called once, after every run has returned.
 type network interface {
 	run(ctx context.Context, in, out []float32) error
+	// threads is how many threads one run spreads over.
+	threads() int
 	close() error
 }
 
@@ -57,6 +59,8 @@ func newDetector(backend string, net network) *detector {
 }
 
 func (d *detector) Backend() string { return d.backend }
+
+func (d *detector) Threads() int { return d.net.threads() }
 
 // stages is how long each part of one Detect call took.
 type stages struct{ preprocess, network, postprocess time.Duration }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -24,12 +25,12 @@ type gomlxNet struct {
 	// The executable is safe for concurrent runs (each has its own buffers; the backend
 	// spreads a lone run over the cores and runs concurrent ones op by op). Overlapping
 	// runs raise throughput (dog.jpg on 2 cores: 1.1–1.3 s per image one at a time,
-	// 0.9–1.0 s two at a time, barely better four at a time), so up to one run per core
+	// 0.9–1.0 s two at a time, barely better four at a time), so up to one run per thread
 	// goes ahead and the rest wait here, which bounds the memory of intermediate tensors.
 	slots chan struct{}
 }
 
-func newGoMLX(ctx context.Context, onnxModel []byte) (Detector, error) {
+func newGoMLX(ctx context.Context, onnxModel []byte, opt LoadOptions) (Detector, error) {
 	m, err := parser.Parse(onnxModel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a valid ONNX file: %v", ErrInvalidModel, err)
@@ -43,7 +44,14 @@ func newGoMLX(ctx context.Context, onnxModel []byte) (Detector, error) {
 		return nil, err
 	}
 
-	backend, err := gobackend.New(goBackendConfig)
+	// The backend's worker pool never runs more than GOMAXPROCS workers; fewer threads,
+	// when asked for, set its parallelism (the backend prints a line to stdout then).
+	threads := min(opt.threads(), runtime.GOMAXPROCS(0))
+	config := goBackendConfig
+	if threads < runtime.GOMAXPROCS(0) {
+		config += ",parallelism=" + strconv.Itoa(threads)
+	}
+	backend, err := gobackend.New(config)
 	if err != nil {
 		return nil, fmt.Errorf("start the gomlx Go backend: %w", err)
 	}
@@ -68,7 +76,7 @@ func newGoMLX(ctx context.Context, onnxModel []byte) (Detector, error) {
 	return newDetector(BackendGoMLX, &gomlxNet{
 		backend: backend,
 		exec:    exec,
-		slots:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		slots:   make(chan struct{}, threads),
 	}), nil
 }
 
@@ -109,6 +117,8 @@ func (n *gomlxNet) run(ctx context.Context, in, out []float32) error {
 	}
 	return tensors.ConstFlatData(outputs[0], func(flat []float32) { copy(out, flat) })
 }
+
+func (n *gomlxNet) threads() int { return cap(n.slots) }
 
 func (n *gomlxNet) close() error {
 	n.exec.Finalize()

@@ -2,12 +2,32 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/color/palette"
 	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/servebench/servebench/service/imagein/turbojpeg"
 )
+
+// rgbRow reads row y of a w pixels wide image through rr, packed as R, G, B.
+func rgbRow(rr rowReader, y, w int) []uint8 {
+	row := rr.row(y, make([]uint8, 3*w))
+	out := make([]uint8, 0, 3*w)
+	for x := range w {
+		out = append(out, row[rr.step*x:rr.step*x+3]...)
+	}
+	return out
+}
 
 // pixel reads the B, G, R values of the letterboxed input at (x, y).
 func pixel(in []float32, x, y int) [3]float32 {
@@ -100,8 +120,7 @@ func TestFancyUpsampling(t *testing.T) {
 	}
 	img.Cb[0], img.Cb[1] = 100, 200
 	img.Cr[0], img.Cr[1] = 128, 128
-	row := make([]uint8, 3*4)
-	newRowReader(img).row(1, row)
+	row := rgbRow(newRowReader(img), 1, 4)
 	want := []uint8{100, 110, 50, 100, 101, 95, 100, 84, 183, 100, 75, 228} // R, G, B per pixel
 	if !bytes.Equal(row, want) {
 		t.Errorf("row 1 = %v, want %v", row, want)
@@ -133,11 +152,9 @@ func TestRowReadersAgree(t *testing.T) {
 		"YCbCr sub": ycc.SubImage(sub),
 	} {
 		w, h := img.Bounds().Dx(), img.Bounds().Dy()
-		got, want := make([]uint8, 3*w), make([]uint8, 3*w)
 		fast, slow := newRowReader(img), newRowReader(struct{ image.Image }{img})
 		for y := range h {
-			fast.row(y, got)
-			slow.row(y, want)
+			got, want := rgbRow(fast, y, w), rgbRow(slow, y, w)
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s row %d: %v, At gives %v", name, y, got, want)
 			}
@@ -188,6 +205,7 @@ func oddImages(t *testing.T) map[string]image.Image {
 func TestLetterboxOddImages(t *testing.T) {
 	in := make([]float32, inputLen)
 	for name, img := range oddImages(t) {
+		fill(in, -1) // what a previous call left must all be overwritten
 		r := letterbox(img, in)
 		b := img.Bounds()
 		if r <= 0 || int(float64(max(b.Dx(), b.Dy()))*r) > InputSize {
@@ -201,15 +219,172 @@ func TestLetterboxOddImages(t *testing.T) {
 	}
 }
 
+// TestLetterboxPathsAgree: splitting the rows into bands, and reading RGBA rows in
+// place rather than through image.Image.At, change nothing.
+func TestLetterboxPathsAgree(t *testing.T) {
+	images := oddImages(t)
+	images["dog RGBA"] = turboImage(t, "dog.jpg")
+	images["dog YCbCr"] = loadImage(t, "dog.jpg")
+	want, got := make([]float32, inputLen), make([]float32, inputLen)
+	for name, img := range images {
+		rWant := letterboxBands(img, want, 1)
+		for _, bands := range []int{2, 3} {
+			fill(got, -1)
+			if r := letterboxBands(img, got, bands); r != rWant || !slices.Equal(got, want) {
+				t.Errorf("%s: %d bands give another input than one", name, bands)
+			}
+		}
+		if _, ok := img.(*image.RGBA); ok {
+			fill(got, -1)
+			letterboxBands(struct{ image.Image }{img}, got, 1)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: reading the pixels in place gives another input than image.At", name)
+			}
+		}
+	}
+	if n := letterboxBandsFor(images["dog RGBA"]); runtime.GOMAXPROCS(0) >= 2 && n != 2 {
+		t.Errorf("dog.jpg letterboxed in %d bands with %d CPUs, want 2", n, runtime.GOMAXPROCS(0))
+	}
+	if n := letterboxBandsFor(images["1x1"]); n != 1 {
+		t.Errorf("a 1×1 image letterboxed in %d bands, want 1", n)
+	}
+}
+
+// panicAt is an image whose pixels in rows [y0, y1) panic when read.
+type panicAt struct {
+	image.Image
+	y0, y1 int
+}
+
+func (p panicAt) At(x, y int) color.Color {
+	if y >= p.y0 && y < p.y1 {
+		panic("odd pixel")
+	}
+	return p.Image.At(x, y)
+}
+
+// TestLetterboxBandPanics: a panic while resizing another band reaches the caller,
+// whose recover (the detector's) catches it, rather than ending the process; a panic
+// in the caller's own band returns only once the other band is done with dst.
+func TestLetterboxBandPanics(t *testing.T) {
+	letterboxPanic := func(img image.Image) (p any) {
+		defer func() { p = recover() }()
+		letterboxBands(img, make([]float32, inputLen), 2)
+		return nil
+	}
+	if got := letterboxPanic(panicAt{image.NewRGBA(image.Rect(0, 0, 800, 600)), 500, 600}); got != "odd pixel" {
+		t.Errorf("second band: recovered %v, want the band's panic", got)
+	}
+	var done atomic.Bool
+	slow := slowRows{image.NewRGBA(image.Rect(0, 0, 800, 600)), &done}
+	if got := letterboxPanic(panicAt{slow, 0, 10}); got != "odd pixel" || !done.Load() {
+		t.Errorf("first band: recovered %v with the second band done %v, want its panic after the second band", got, done.Load())
+	}
+}
+
+// slowRows is an image whose last row takes a while to read, and says when it was.
+type slowRows struct {
+	image.Image
+	done *atomic.Bool
+}
+
+func (s slowRows) At(x, y int) color.Color {
+	if y == s.Bounds().Max.Y-1 && x == 0 {
+		time.Sleep(50 * time.Millisecond)
+		s.done.Store(true)
+	}
+	return s.Image.At(x, y)
+}
+
 func TestNRGBAIgnoresAlpha(t *testing.T) {
 	// cv2.imread(IMREAD_COLOR) drops alpha and keeps the colour as stored; image.At would
 	// premultiply it to black.
 	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
 	img.SetNRGBA(0, 0, color.NRGBA{200, 100, 50, 0})
 	img.SetNRGBA(1, 0, color.NRGBA{10, 20, 30, 128})
-	row := make([]uint8, 6)
-	newRowReader(img).row(0, row)
+	row := rgbRow(newRowReader(img), 0, 2)
 	if want := []uint8{200, 100, 50, 10, 20, 30}; !bytes.Equal(row, want) {
 		t.Errorf("row %v, want %v", row, want)
+	}
+}
+
+// turboImage decodes a test image with libjpeg-turbo, as the service does when the
+// library loads; a missing library fails the test, naming SERVEBENCH_TURBOJPEG_LIB and
+// scripts/setup-turbojpeg.
+func turboImage(tb testing.TB, name string) *image.RGBA {
+	tb.Helper()
+	c := turboCodec(tb)
+	data, err := os.ReadFile(testData(tb, filepath.Join("images", name)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := c.Header(data)
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, h.Width, h.Height))
+	if err := c.DecodeRGBA(data, img); err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return img
+}
+
+var turbo = sync.OnceValues(func() (*turbojpeg.Codec, error) { return turbojpeg.Open(turbojpeg.Library) })
+
+func turboCodec(tb testing.TB) *turbojpeg.Codec {
+	tb.Helper()
+	c, err := turbo()
+	if err != nil {
+		tb.Fatalf("libturbojpeg: %v", err)
+	}
+	return c
+}
+
+// TestFancyRowsMatchLibjpeg: the rows rebuilt from image/jpeg's planes (ycbcr.go) are
+// libjpeg-turbo's decoded pixels but for image/jpeg's IDCT rounding: a level or two on
+// a few values in a hundred.
+func TestFancyRowsMatchLibjpeg(t *testing.T) {
+	for name := range references {
+		goImg, ok := loadImage(t, name).(*image.YCbCr)
+		if !ok {
+			t.Fatalf("%s: image/jpeg gave %T, want *image.YCbCr", name, goImg)
+		}
+		tj := turboImage(t, name)
+		w, h := goImg.Rect.Dx(), goImg.Rect.Dy()
+		fancy, libjpeg := newRowReader(goImg), newRowReader(tj)
+		worst, differ := 0, 0
+		for y := range h {
+			got, want := rgbRow(fancy, y, w), rgbRow(libjpeg, y, w)
+			for i := range got {
+				d := int(got[i]) - int(want[i])
+				worst = max(worst, d, -d)
+				if d != 0 {
+					differ++
+				}
+			}
+		}
+		frac := float64(differ) / float64(3*w*h)
+		if worst > 3 || frac > 0.05 {
+			t.Errorf("%s: values differ from libjpeg-turbo's by up to %d levels, %.1f%% of them; want ≤ 3 and ≤ 5%%",
+				name, worst, 100*frac)
+		}
+		t.Logf("%s: up to %d levels on %.2f%% of values", name, worst, 100*frac)
+	}
+}
+
+// BenchmarkLetterbox times the letterbox of dog.jpg as each decoder leaves it:
+//
+//	go test -run '^$' -bench Letterbox ./detect/
+func BenchmarkLetterbox(b *testing.B) {
+	in := make([]float32, inputLen)
+	for _, dec := range []string{"turbojpeg", "go"} {
+		img := decoders[dec](b, "dog.jpg")
+		for _, bands := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/bands=%d", dec, bands), func(b *testing.B) {
+				for b.Loop() {
+					letterboxBands(img, in, bands)
+				}
+			})
+		}
 	}
 }

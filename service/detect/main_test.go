@@ -76,12 +76,21 @@ func testDetector(t testing.TB, backend string) *detector {
 	if d, ok := detectors[backend]; ok {
 		return d
 	}
-	d, err := New(context.Background(), backend, model)
+	d, err := New(context.Background(), backend, model, LoadOptions{})
 	if err != nil {
-		t.Fatalf("New(%s): %v", backend, err)
+		t.Fatalf("New(%s): %v%s", backend, err, libraryHint(backend))
 	}
 	detectors[backend] = d.(*detector)
 	return detectors[backend]
+}
+
+// libraryHint says, for a test that needs ONNX Runtime, how to provide it.
+func libraryHint(backend string) string {
+	if backend != BackendONNXRuntime {
+		return ""
+	}
+	return "\nthe onnxruntime tests need libonnxruntime.so.1: set " + LibraryEnv +
+		" to its path (scripts/setup-onnxruntime fetches it; scripts/test does both)"
 }
 
 func loadImage(t testing.TB, name string) image.Image {

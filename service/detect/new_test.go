@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestNewRejectsBadModels(t *testing.T) {
 	for _, backend := range Backends() {
 		for name, c := range bad {
 			t.Run(backend+"/"+name, func(t *testing.T) {
-				d, err := New(context.Background(), backend, c.model)
+				d, err := New(context.Background(), backend, c.model, LoadOptions{})
 				if err == nil {
 					d.Close()
 					t.Fatal("New accepted the model")
@@ -73,7 +74,7 @@ func TestNewRejectsBadModels(t *testing.T) {
 }
 
 func TestNewUnknownBackend(t *testing.T) {
-	_, err := New(context.Background(), "tensorflow", []byte("x"))
+	_, err := New(context.Background(), "tensorflow", []byte("x"), LoadOptions{})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -87,48 +88,43 @@ func TestNewUnknownBackend(t *testing.T) {
 func TestNewCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := New(ctx, BackendAuto, testModel(t)); !errors.Is(err, context.Canceled) {
+	if _, err := New(ctx, BackendAuto, testModel(t), LoadOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
 
 func TestAutoPicksPreferredBackend(t *testing.T) {
-	// "auto" is ONNX Runtime whenever it is compiled in (and the test environment loads
-	// it), else gomlx: the first of Backends.
-	if got, want := testDetector(t, Backends()[0]).Backend(), Backends()[0]; got != want {
-		t.Fatalf("Backend() = %s, want %s", got, want)
+	if !slices.Equal(Backends(), []string{BackendONNXRuntime, BackendGoMLX}) {
+		t.Errorf("Backends() = %v, want onnxruntime then gomlx, always", Backends())
 	}
-	if Backends()[0] == BackendGoMLX {
-		return // a second gomlx compile would only cost time
-	}
-	d, err := New(context.Background(), BackendAuto, testModel(t))
+	d, err := New(context.Background(), BackendAuto, testModel(t), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if d.Backend() != Backends()[0] {
-		t.Errorf("auto chose %s, want %s", d.Backend(), Backends()[0])
+	if d.Backend() != BackendONNXRuntime {
+		t.Errorf("auto chose %s, want %s (its library loads here)%s", d.Backend(), BackendONNXRuntime, libraryHint(BackendONNXRuntime))
 	}
 }
 
 func TestAutoFallback(t *testing.T) {
 	fallback := newDetector("fallback", &fakeNet{})
 	fail := func(err error) constructor {
-		return func(context.Context, []byte) (Detector, error) { return nil, err }
+		return func(context.Context, []byte, LoadOptions) (Detector, error) { return nil, err }
 	}
-	second := func(context.Context, []byte) (Detector, error) { return fallback, nil }
+	second := func(context.Context, []byte, LoadOptions) (Detector, error) { return fallback, nil }
 
-	d, err := preferFirst(context.Background(), nil, fail(errors.New("libonnxruntime.so.1 not found")), second)
+	d, err := preferFirst(context.Background(), nil, LoadOptions{}, fail(errors.New("libonnxruntime.so.1 not found")), second)
 	if err != nil || d != fallback {
 		t.Errorf("library missing: %v, %v; want the fallback", d, err)
 	}
 	badModel := fmt.Errorf("%w: output shape", ErrInvalidModel)
-	if _, err := preferFirst(context.Background(), nil, fail(badModel), second); !errors.Is(err, ErrInvalidModel) {
+	if _, err := preferFirst(context.Background(), nil, LoadOptions{}, fail(badModel), second); !errors.Is(err, ErrInvalidModel) {
 		t.Errorf("bad model: %v; want the error, not the fallback", err)
 	}
 	first := newDetector("first", &fakeNet{})
-	if d, err := preferFirst(context.Background(), nil,
-		func(context.Context, []byte) (Detector, error) { return first, nil }, second); err != nil || d != first {
+	if d, err := preferFirst(context.Background(), nil, LoadOptions{},
+		func(context.Context, []byte, LoadOptions) (Detector, error) { return first, nil }, second); err != nil || d != first {
 		t.Errorf("first available: %v, %v; want it", d, err)
 	}
 }
@@ -140,6 +136,7 @@ type fakeNet struct {
 }
 
 func (f *fakeNet) run(_ context.Context, in, out []float32) error { return f.runFn(in, out) }
+func (f *fakeNet) threads() int                                   { return 1 }
 func (f *fakeNet) close() error                                   { f.closed = true; return nil }
 
 func TestDetectRecoversFromPanics(t *testing.T) {

@@ -1,18 +1,143 @@
-//go:build onnxruntime
-
 package detect
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"image"
+	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
-	ort "github.com/yalue/onnxruntime_go"
+	"github.com/servebench/servebench/service/onnxrt"
 )
+
+// TestThreads checks that LoadOptions.Threads reaches the backend and Threads reports it
+// (onnxrt's TestIntraOpThreads checks that ONNX Runtime then starts that many).
+func TestThreads(t *testing.T) {
+	model := testModel(t)
+	for _, c := range []struct {
+		backend       string
+		threads, want int
+	}{
+		{BackendONNXRuntime, 3, 3},
+		{BackendONNXRuntime, 0, runtime.GOMAXPROCS(0)},
+		{BackendGoMLX, 1, 1},
+		{BackendGoMLX, 0, runtime.GOMAXPROCS(0)},
+		{BackendGoMLX, runtime.GOMAXPROCS(0) + 1, runtime.GOMAXPROCS(0)}, // its pool never runs more
+	} {
+		d, err := New(context.Background(), c.backend, model, LoadOptions{Threads: c.threads})
+		if err != nil {
+			t.Fatalf("New(%s): %v%s", c.backend, err, libraryHint(c.backend))
+		}
+		if d.Threads() != c.want {
+			t.Errorf("%s with LoadOptions.Threads %d: Threads() = %d, want %d", c.backend, c.threads, d.Threads(), c.want)
+		}
+		if net, ok := d.(*detector).net.(*ortNet); ok && net.session.IntraOpThreads() != c.want {
+			t.Errorf("%s with LoadOptions.Threads %d: session has %d intra-op threads, want %d",
+				c.backend, c.threads, net.session.IntraOpThreads(), c.want)
+		}
+		d.Close()
+	}
+}
+
+// badLibrary is a file that exists but is no shared library.
+func badLibrary(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+	if err := os.WriteFile(p, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestONNXRuntimeBadLibrary: asked for onnxruntime, a library that does not load is an
+// error naming the variable, whether the path came in LoadOptions or the variable.
+func TestONNXRuntimeBadLibrary(t *testing.T) {
+	bad := badLibrary(t)
+	for name, c := range map[string]struct{ opt, env string }{
+		"LoadOptions.Library": {bad, ""},
+		LibraryEnv:            {"", bad},
+		"missing":             {"", filepath.Join(filepath.Dir(bad), "missing.so")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(LibraryEnv, c.env)
+			d, err := New(context.Background(), BackendONNXRuntime, testModel(t), LoadOptions{Library: c.opt})
+			if err == nil {
+				d.Close()
+				t.Fatal("New(onnxruntime) with a bad library: no error")
+			}
+			if !strings.Contains(err.Error(), LibraryEnv) || errors.Is(err, ErrInvalidModel) {
+				t.Errorf("error %q: want one naming %s, not ErrInvalidModel", err, LibraryEnv)
+			}
+			if err := CheckBackend(context.Background(), BackendONNXRuntime, LoadOptions{Library: c.opt}); err == nil ||
+				!strings.Contains(err.Error(), LibraryEnv) {
+				t.Errorf("CheckBackend(onnxruntime): %v, want an error naming %s", err, LibraryEnv)
+			}
+		})
+	}
+}
+
+// captureLog sends slog's default logger to a buffer for the rest of the test.
+func captureLog(t *testing.T) *bytes.Buffer {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &buf
+}
+
+// TestAutoFallsBackLoggingWhy: under auto, a library that does not load gives gomlx, and
+// the log says why (the library's error), at start (CheckBackend) and at load (New), to
+// LoadOptions.Log or else slog's default logger.
+func TestAutoFallsBackLoggingWhy(t *testing.T) {
+	bad := badLibrary(t)
+	defaultLog := captureLog(t)
+	if err := CheckBackend(context.Background(), BackendAuto, LoadOptions{Library: bad}); err != nil {
+		t.Errorf("CheckBackend(auto) with a bad library: %v, want nil (gomlx will do)", err)
+	}
+	if !strings.Contains(defaultLog.String(), "falling back") || !strings.Contains(defaultLog.String(), bad) {
+		t.Errorf("CheckBackend(auto) logged %q, want the fallback and the library's error", defaultLog)
+	}
+
+	defaultLog.Reset()
+	var log bytes.Buffer
+	d, err := New(context.Background(), BackendAuto, testModel(t), LoadOptions{Library: bad, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Backend() != BackendGoMLX {
+		t.Errorf("auto with a bad library chose %s, want %s", d.Backend(), BackendGoMLX)
+	}
+	if !strings.Contains(log.String(), "falling back") || !strings.Contains(log.String(), bad) ||
+		!strings.Contains(log.String(), LibraryEnv) {
+		t.Errorf("New(auto) logged %q to LoadOptions.Log, want the fallback and the library's error naming %s", &log, LibraryEnv)
+	}
+	if defaultLog.Len() != 0 {
+		t.Errorf("New(auto) with LoadOptions.Log logged %q to the default logger too", defaultLog)
+	}
+}
+
+func TestCheckBackend(t *testing.T) {
+	log := captureLog(t)
+	for _, backend := range []string{BackendONNXRuntime, BackendAuto, "", BackendGoMLX} {
+		if err := CheckBackend(context.Background(), backend, LoadOptions{}); err != nil {
+			t.Errorf("CheckBackend(%q): %v%s", backend, err, libraryHint(BackendONNXRuntime))
+		}
+	}
+	if log.Len() != 0 {
+		t.Errorf("CheckBackend with a working library logged %q, want nothing", log)
+	}
+	if err := CheckBackend(context.Background(), "tensorflow", LoadOptions{}); err == nil || !strings.Contains(err.Error(), "tensorflow") {
+		t.Errorf("CheckBackend(tensorflow): %v, want an error naming it", err)
+	}
+}
 
 // TestBackendsAgree runs both backends on the same input tensor: their raw outputs, and
 // the detections decoded from them, must agree far more closely than either agrees
@@ -111,41 +236,24 @@ func TestDetectConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestONNXRuntimeLibraryLookup(t *testing.T) {
-	t.Setenv(LibraryEnv, "/nonexistent/libonnxruntime.so.1")
-	_, err := ortLibrary()
-	if err == nil || !strings.Contains(err.Error(), LibraryEnv) || !strings.Contains(err.Error(), "/nonexistent/") {
-		t.Errorf("missing library named in %s: %v, want an error naming both", LibraryEnv, err)
-	}
-
-	t.Setenv(LibraryEnv, "")
-	t.Setenv("XDG_CACHE_HOME", "/cache-for-test")
-	candidates := ortLibraryCandidates()
-	if candidates[0] != "/opt/onnxruntime/lib/libonnxruntime.so.1" ||
-		candidates[len(candidates)-1] != "/cache-for-test/servebench/onnxruntime-1.30.0/libonnxruntime.so.1" {
-		t.Errorf("candidates %v: want the container path first and the setup script's cache last", candidates)
-	}
-}
-
 // BenchmarkONNXRuntimeSession is the floor under BenchmarkDetect/onnxruntime: the bare
 // session run on tensors prepared once, no letterbox, decoding or per-call tensors.
 func BenchmarkONNXRuntimeSession(b *testing.B) {
-	d := testDetector(b, BackendONNXRuntime)
-	session := d.net.(*ortNet).session
-	in := make([]float32, inputLen)
+	net := testDetector(b, BackendONNXRuntime).net.(*ortNet)
+	in, out := make([]float32, inputLen), make([]float32, outputLen)
 	letterbox(loadImage(b, "dog.jpg"), in)
-	input, err := ort.NewTensor(ort.NewShape(inputShape...), in)
+	input, err := net.rt.NewTensor(in, inputShape...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer input.Destroy()
-	output, err := ort.NewEmptyTensor[float32](ort.NewShape(outputShape...))
+	defer input.Release()
+	output, err := net.rt.NewTensor(out, outputShape...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer output.Destroy()
+	defer output.Release()
 	for b.Loop() {
-		if err := session.Run([]ort.Value{input}, []ort.Value{output}); err != nil {
+		if err := net.session.Run(context.Background(), []*onnxrt.Value{input}, []*onnxrt.Value{output}); err != nil {
 			b.Fatal(err)
 		}
 	}

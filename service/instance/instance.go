@@ -23,6 +23,13 @@ type Info struct {
 	Platform string `json:"platform"`
 	Runtime  string `json:"runtime"`
 	MemoryMB int    `json:"memory_mb"`
+	// Backend and Threads are the detector's: the backend it runs on and its
+	// intra-op threads (before the model is loaded, the configured backend and
+	// the threads it will get). Codec is the process's JPEG codec (imagein.Codec).
+	// The instance knows neither; the API fills them in.
+	Backend string `json:"backend"`
+	Threads int    `json:"threads"`
+	Codec   string `json:"codec"`
 	// RequestID is the Lambda request id of the invocation, on Lambda only: the
 	// id its REPORT log line carries, which API Gateway does not pass to the
 	// client (its apigw-requestid is its own), so a client can join the two.

@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,14 +83,11 @@ var shared struct {
 func Detector(tb testing.TB) detect.Detector {
 	tb.Helper()
 	shared.once.Do(func() {
-		if !slices.Contains(detect.Backends(), detect.BackendONNXRuntime) {
-			shared.err = fmt.Errorf("the service's tests run the ONNX Runtime detector: run them with -tags onnxruntime and SERVEBENCH_ONNXRUNTIME_LIB set (scripts/test does)")
-			return
-		}
-		shared.det, shared.err = detect.New(context.Background(), detect.BackendONNXRuntime, Read(tb, ModelKey))
+		shared.det, shared.err = detect.New(context.Background(), detect.BackendONNXRuntime, Read(tb, ModelKey), detect.LoadOptions{})
 	})
 	if shared.err != nil {
-		tb.Fatalf("detector: %v", shared.err)
+		tb.Fatalf("detector: %v\nthe service's tests run the ONNX Runtime detector: set %s to libonnxruntime.so.1 "+
+			"(scripts/setup-onnxruntime fetches it; scripts/test does both)", shared.err, detect.LibraryEnv)
 	}
 	return shared.det
 }
@@ -105,7 +101,7 @@ type Loader struct {
 }
 
 // New has the signature of detect.New.
-func (l *Loader) New(ctx context.Context, backend string, model []byte) (detect.Detector, error) {
+func (l *Loader) New(ctx context.Context, backend string, model []byte, opt detect.LoadOptions) (detect.Detector, error) {
 	l.Loads.Add(1)
 	if l.Fail.Load() {
 		return nil, fmt.Errorf("loader told to fail")

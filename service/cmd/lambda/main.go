@@ -32,14 +32,26 @@ func main() {
 // newHandler reads the configuration, opens the buckets and returns the function
 // handler; the model is loaded on the first request (or now with
 // SERVEBENCH_PRELOAD=true, which counts against Lambda's 10 s init phase).
-func newHandler(ctx context.Context) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+func newHandler(ctx context.Context) (handler, error) {
+	a, err := open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return proxy(a), nil
+}
+
+// handler is the function's: an API Gateway HTTP API (payload 2.0) event in, its
+// answer out.
+type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// open opens the service as the environment configures it.
+func open(ctx context.Context) (*api.API, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return nil, err
 	}
-	a, err := api.Open(ctx, api.Options{Config: cfg, Log: api.NewLogger(cfg.LogLevel), Instance: instance.New()})
-	if err != nil {
-		return nil, err
-	}
-	return httpadapter.NewV2(a).ProxyWithContext, nil
+	return api.Open(ctx, api.Options{Config: cfg, Log: api.NewLogger(cfg.LogLevel), Instance: instance.New()})
 }
+
+// proxy serves a's routes to API Gateway events through aws-lambda-go-api-proxy.
+func proxy(a *api.API) handler { return httpadapter.NewV2(a).ProxyWithContext }

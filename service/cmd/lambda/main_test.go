@@ -1,11 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -59,15 +67,25 @@ const event = `{
 // invocation's Lambda context (its request id) in ctx.
 func invoke(t *testing.T, h lambda.Handler, requestID, method, path, body string) (events.APIGatewayV2HTTPResponse, map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	payload := strings.NewReplacer("%PATH%", path, "%METHOD%", method, "%LEN%", itoa(len(body)), "%BODY%", string(b)).Replace(event)
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
 		AwsRequestID: requestID, InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:servebench",
 	})
-	out, err := h.Invoke(ctx, []byte(payload))
+	out, err := h.Invoke(ctx, payload(method, path, body))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
+	return answer(t, out)
+}
+
+// payload is the API Gateway v2 event for one request.
+func payload(method, path, body string) []byte {
+	b, _ := json.Marshal(body)
+	return []byte(strings.NewReplacer("%PATH%", path, "%METHOD%", method, "%LEN%", itoa(len(body)), "%BODY%", string(b)).Replace(event))
+}
+
+// answer decodes the function's API Gateway v2 answer and its JSON body.
+func answer(t *testing.T, out []byte) (events.APIGatewayV2HTTPResponse, map[string]any) {
+	t.Helper()
 	var resp events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
 		t.Fatalf("the function answered %q: %v", out, err)
@@ -147,6 +165,88 @@ func TestLambda(t *testing.T) {
 	if resp.StatusCode != 200 || body["model_loaded"] != true {
 		t.Errorf("healthz through Lambda: %d %v", resp.StatusCode, body)
 	}
+}
+
+// TestLambdaBinary builds this command without cgo, as the Lambda image does, and
+// runs it under the AWS Lambda Runtime Interface Emulator on ONNX Runtime: an API
+// Gateway v2 event for /predict answers the dog, from the onnxruntime backend.
+func TestLambdaBinary(t *testing.T) {
+	rie := os.Getenv("SERVEBENCH_LAMBDA_RIE")
+	if rie == "" {
+		t.Fatal("SERVEBENCH_LAMBDA_RIE is not set: scripts/setup-lambda-rie fetches the Lambda Runtime Interface Emulator and prints its path (scripts/test sets it)")
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	if err := apitest.BuildNoCgo(".", bin); err != nil {
+		t.Fatal(err)
+	}
+	bs := apitest.Open(t, "file", storage.Options{})
+	apitest.Seed(t, bs.In, "dog.jpg")
+	addr, runtimeAPI := freeAddr(t), freeAddr(t) // the emulator's default Runtime API port may be another test's
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAPI, bin)
+	cmd.Env = append(os.Environ(), "SERVEBENCH_INPUT_BUCKET="+bs.InURL, "SERVEBENCH_OUTPUT_BUCKET="+bs.OutURL,
+		"SERVEBENCH_BACKEND=onnxruntime", "SERVEBENCH_PLATFORM=lambda", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=3000")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// The emulator starts the bootstrap in a process group of its own and stops it
+	// on SIGTERM.
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("emulator and function output:\n%s", logs.String())
+		}
+	})
+
+	u := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	client := &http.Client{Timeout: 2 * time.Minute}
+	var resp *http.Response
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if resp, err = client.Post(u, "application/json", bytes.NewReader(payload("POST", "/predict", `{"filename": "images/dog.jpg"}`))); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator did not take the invoke within 30 s: %v", err)
+		}
+	}
+	out, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("invoke: %d %v: %s", resp.StatusCode, err, out)
+	}
+	r, _ := answer(t, []byte(out))
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("predict: status %d: %s", r.StatusCode, r.Body)
+	}
+	var a api.PredictResponse
+	if err := json.Unmarshal([]byte(r.Body), &a); err != nil {
+		t.Fatal(err)
+	}
+	apitest.CheckDetections(t, a.Detections, apitest.Dog)
+	if a.Server.Backend != "onnxruntime" || a.Server.Platform != "lambda" || !a.Server.Cold {
+		t.Errorf("server %+v, want a cold answer from onnxruntime on lambda (SERVEBENCH_ONNXRUNTIME_LIB names the library; scripts/setup-onnxruntime fetches it)", a.Server)
+	}
+}
+
+// freeAddr is a loopback address with a port free now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // TestLambdaConfigError: a bad variable stops the function at init, named.

@@ -30,8 +30,9 @@ var binary struct {
 	err  error
 }
 
-// build compiles this command once per test binary, with ONNX Runtime when the
-// test binary has it.
+// build compiles this command once per test binary, without cgo, as the images
+// and Cloud Functions build it: both detector backends are always in, and the
+// native libraries load at start through purego.
 func build(tb testing.TB) string {
 	tb.Helper()
 	binary.once.Do(func() {
@@ -41,14 +42,7 @@ func build(tb testing.TB) string {
 			return
 		}
 		binary.path = filepath.Join(dir, "server")
-		args := []string{"build", "-o", binary.path}
-		if slices.Contains(detect.Backends(), detect.BackendONNXRuntime) {
-			args = append(args, "-tags", "onnxruntime")
-		}
-		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binary.err = apitest.BuildNoCgo(".", binary.path)
 	})
 	if binary.err != nil {
 		tb.Fatal(binary.err)
@@ -136,8 +130,9 @@ func seeded(tb testing.TB) apitest.Buckets {
 	return bs
 }
 
-// TestServer runs the built binary: it answers /predict with the dog, serves the
-// signed file URL, and on SIGTERM finishes a request in flight, then exits 0.
+// TestServer runs the built binary (without cgo) on ONNX Runtime: it answers
+// /predict with the dog, serves the signed file URL, and on SIGTERM finishes a
+// request in flight, then exits 0.
 func TestServer(t *testing.T) {
 	bs := seeded(t)
 	p := start(t, bs, "SERVEBENCH_BACKEND=onnxruntime")
@@ -149,6 +144,10 @@ func TestServer(t *testing.T) {
 	b, _ := json.Marshal(m)
 	_ = json.Unmarshal(b, &a)
 	apitest.CheckDetections(t, a.Detections, apitest.Dog)
+	if a.Server.Backend != detect.BackendONNXRuntime {
+		t.Errorf("server.backend %q, want %s (SERVEBENCH_ONNXRUNTIME_LIB names the library; scripts/setup-onnxruntime fetches it)\n%s",
+			a.Server.Backend, detect.BackendONNXRuntime, p.stderr)
+	}
 	if !a.Server.Cold || !strings.HasPrefix(a.Location, p.base+"/files?") {
 		t.Errorf("server %+v location %q", a.Server, a.Location)
 	}
@@ -216,28 +215,44 @@ func get(t *testing.T, u string) []byte {
 }
 
 // TestServerConfigError: a bad variable stops the server before it listens, with
-// a message naming the variable, its value and what is allowed.
+// a message naming the variable, its value and what is allowed; so does a native
+// library that a variable names and that does not load.
 func TestServerConfigError(t *testing.T) {
 	bs := seeded(t)
-	p := start(t, bs, "SERVEBENCH_MAX_IMAGE_PIXELS=many")
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err == nil {
-			t.Fatal("the server exited 0")
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the server did not stop")
+	notALib := filepath.Join(t.TempDir(), "libnot.so.0")
+	if err := os.WriteFile(notALib, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if msg := p.stderr.String(); !strings.Contains(msg, `SERVEBENCH_MAX_IMAGE_PIXELS="many"`) || !strings.Contains(msg, "whole number") {
-		t.Errorf("stderr %q should name the variable, value and what is allowed", msg)
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"SERVEBENCH_MAX_IMAGE_PIXELS=many"}, []string{`SERVEBENCH_MAX_IMAGE_PIXELS="many"`, "whole number"}},
+		{[]string{"SERVEBENCH_TURBOJPEG_LIB=" + notALib}, []string{"SERVEBENCH_TURBOJPEG_LIB", notALib}},
+		{[]string{"SERVEBENCH_BACKEND=onnxruntime", "SERVEBENCH_ONNXRUNTIME_LIB=" + notALib}, []string{"SERVEBENCH_ONNXRUNTIME_LIB", notALib}},
+	} {
+		p := start(t, bs, c.env...)
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if err == nil {
+				t.Fatalf("%v: the server exited 0", c.env)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%v: the server did not stop", c.env)
+		}
+		for _, want := range c.want {
+			if msg := p.stderr.String(); !strings.Contains(msg, want) {
+				t.Errorf("%v: stderr %q should name %s", c.env, msg, want)
+			}
+		}
 	}
 }
 
 // BenchmarkColdStart measures, per detector backend, process start → first
 // /predict answered (dog.jpg, file:// buckets, model loaded lazily), and reports
 // the median over b.N fresh processes with the median server stages of the cold
-// answer. Run: go test -tags onnxruntime -run '^$' -bench ColdStart -benchtime 5x ./cmd/server
+// answer. Run: go test -run '^$' -bench ColdStart -benchtime 5x ./cmd/server
 func BenchmarkColdStart(b *testing.B) {
 	for _, backend := range detect.Backends() {
 		b.Run(backend, func(b *testing.B) {
