@@ -1,14 +1,12 @@
 // Package assets finds the data the local tools and tests need: the YOLOX-nano
 // model, the sample images and the ORL faces. It looks, in order, at the directory
 // named by SERVEBENCH_DATA, at ../shared/data beside the checkout, and otherwise
-// downloads the model and images from their public sources into a cache. It always
-// says which one it used.
+// downloads the model, the images and the ORL faces from their public sources into
+// a cache. It always says which one it used.
 package assets
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,17 +14,38 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/servebench/servebench/study"
 )
 
 // EnvDir names the environment variable that points at a data directory.
 const EnvDir = "SERVEBENCH_DATA"
+
+// EnvFacesURL names the environment variable that points the download at a mirror
+// of the ORL archive (a zip) instead of ORLArchiveURL; its images must still match
+// ORLImagesSHA256.
+const EnvFacesURL = "SERVEBENCH_FACES_URL"
+
+// ORLArchiveURL is the ORL (AT&T) face set at its public home, the Cambridge
+// Computer Laboratory's archive of AT&T Laboratories Cambridge: a zip holding
+// README and s1/..s40/ with 1.pgm..10.pgm each (92×112, 8-bit grey). The deployed
+// faces functions can fetch it themselves (SERVEBENCH_FACES_SOURCE).
+const ORLArchiveURL = "https://www.cl.cam.ac.uk/research/dtg/attarchive/pub/data/att_faces.zip"
+
+// ORLImagesSHA256 is the digest of the 400 ORL images (see ImagesSHA256), taken
+// from the copy in ../shared/data/faces/orl. It pins the images, not one archive,
+// so any mirror or repackaging of the same images passes; the archive's own
+// SHA-256 is logged when it is downloaded. By hand, in faces/orl:
+//
+//	find . -name '*.pgm' | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum | sha256sum
+const ORLImagesSHA256 = "6ed153ff46fa026cdbfa0eed846b6ec0be19e006b3547ff5d19c26a082b3b97b"
 
 // ModelSHA256 is the checksum of models/yolox_nano.onnx.
 const ModelSHA256 = "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"
 
 // Paths of the files inside a data directory.
 const (
-	ModelPath = "models/yolox_nano.onnx"
+	ModelPath = study.ModelPath
 	ImagesDir = "images"
 	FacesORL  = "faces/orl"
 )
@@ -64,6 +83,27 @@ func (d Dir) HasFaces() bool {
 // Locate finds or fetches the data. start is where to look for ../shared/data from
 // (the checkout root or any directory inside it); cache is where downloads go.
 func Locate(ctx context.Context, log *slog.Logger, start, cache string) (Dir, error) {
+	return locate(ctx, log, start, cache, publicSources())
+}
+
+// publicSources are the public homes of the model, the images and the ORL faces
+// (or the mirror SERVEBENCH_FACES_URL names, held to the same digest).
+func publicSources() sources {
+	faces := FaceSet{URL: ORLArchiveURL, ImagesSHA256: ORLImagesSHA256}
+	if u := os.Getenv(EnvFacesURL); u != "" {
+		faces.URL = u
+	}
+	return sources{files: downloads, faces: faces}
+}
+
+// sources are what a download fetches: files by their path in the data
+// directory, and the face set.
+type sources struct {
+	files map[string]string
+	faces FaceSet
+}
+
+func locate(ctx context.Context, log *slog.Logger, start, cache string, src sources) (Dir, error) {
 	if p := os.Getenv(EnvDir); p != "" {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -83,14 +123,21 @@ func Locate(ctx context.Context, log *slog.Logger, start, cache string) (Dir, er
 		return Dir{Path: p, Source: "../shared/data"}, nil
 	}
 	dir := filepath.Join(cache, "data")
-	log.Info("assets: no "+EnvDir+" and no ../shared/data; downloading the model and images from their public sources", "dir", dir)
-	for rel, url := range downloads {
+	log.Info("assets: no "+EnvDir+" and no ../shared/data; downloading the model, the images and the ORL faces from their public sources",
+		"dir", dir, "faces", src.faces.URL)
+	for rel, url := range src.files {
 		if err := fetch(ctx, log, url, filepath.Join(dir, rel)); err != nil {
 			return Dir{}, err
 		}
 	}
 	if err := checkModel(dir); err != nil {
 		return Dir{}, err
+	}
+	// Without faces the model and images still serve /predict: a face set that
+	// cannot be had (its host down, a mismatch) is reported, not fatal, and the
+	// faces functions then say what is missing.
+	if err := fetchFaces(ctx, log, src.faces, dir); err != nil {
+		log.Warn("assets: no ORL faces: "+err.Error()+"; set "+EnvFacesURL+" to a mirror of the archive or "+EnvDir+" to a directory with faces/orl", "url", src.faces.URL)
 	}
 	return Dir{Path: dir, Source: "download"}, nil
 }
@@ -115,16 +162,11 @@ func findShared(start string) (string, bool) {
 }
 
 func checkModel(dir string) error {
-	f, err := os.Open(filepath.Join(dir, ModelPath))
+	got, err := fileSHA256(filepath.Join(dir, ModelPath))
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != ModelSHA256 {
+	if got != ModelSHA256 {
 		return fmt.Errorf("model %s: sha256 %s, want %s", ModelPath, got, ModelSHA256)
 	}
 	return nil
@@ -167,6 +209,6 @@ func fetch(ctx context.Context, log *slog.Logger, url, path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ErrNoFaces says the located directory has no faces data set (downloads fetch
-// only the model and images), for callers that need it.
+// ErrNoFaces says the located directory has no faces data set (a directory named
+// by SERVEBENCH_DATA may lack it), for callers that need it.
 var ErrNoFaces = errors.New("the data directory has no faces/orl; set " + EnvDir + " to a directory that has it")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,14 +18,14 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servebench/servebench/infra/ecs"
+	"github.com/servebench/servebench/assets"
 	"github.com/servebench/servebench/infra/gcpfunctions"
-	"github.com/servebench/servebench/infra/image"
 	"github.com/servebench/servebench/infra/lambda"
 	"github.com/servebench/servebench/infra/network"
 	"github.com/servebench/servebench/infra/serviceenv"
 	"github.com/servebench/servebench/infra/storage"
 	"github.com/servebench/servebench/stacks/stackconfig"
+	"github.com/servebench/servebench/study"
 )
 
 // Config is a stack's validated configuration.
@@ -38,6 +39,10 @@ type Config struct {
 	InputBucket, OutputBucket string
 	ImageKeep                 int
 	LogRetentionDays          int
+
+	// FacesSource is the face-set URL the faces functions fetch themselves
+	// (servebench:facesSource); "" = the uploaded faces/orl.zip.
+	FacesSource string
 
 	Serverful  ServerfulConfig
 	Serverless ServerlessConfig
@@ -113,14 +118,15 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	}
 	root := projectRoot(ctx.RootDirectory())
 	c.SourceDir = relative(filepath.Join(root, "service"))
-	c.AssetsDir, c.Objects = r.assets(root)
+	c.FacesSource = r.facesSource()
+	c.AssetsDir, c.Objects = r.assets(root, c.FacesSource == "")
 	c.InputBucket = r.bucket(stackconfig.KeyInputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
 	c.OutputBucket = r.bucket(stackconfig.KeyOutputBucket, s3NameRE, "an S3 bucket name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit")
 	if c.InputBucket != "" && c.InputBucket == c.OutputBucket {
 		r.fail(stackconfig.KeyOutputBucket, c.OutputBucket, "same as "+stackconfig.KeyInputBucket+"; the buckets must differ")
 	}
-	c.ImageKeep = r.integer(stackconfig.KeyImageKeep, image.DefaultKeepImages, 1, 1000)
-	c.LogRetentionDays = r.integer(stackconfig.KeyLogRetentionDays, ecs.DefaultLogRetentionDays, 1, 3653)
+	c.ImageKeep = r.integer(stackconfig.KeyImageKeep, study.ImagesKept, 1, 1000)
+	c.LogRetentionDays = r.integer(stackconfig.KeyLogRetentionDays, study.LogRetentionDays, 1, 3653)
 	if !slices.Contains(logRetentions, c.LogRetentionDays) {
 		r.fail(stackconfig.KeyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), fmt.Sprintf("CloudWatch keeps logs for one of %v days", logRetentions))
 	}
@@ -141,17 +147,17 @@ func (r *reader) serverful() ServerfulConfig {
 	s := ServerfulConfig{
 		VpcID:            r.str(stackconfig.KeyVpcID, ""),
 		SubnetIDs:        r.strs(stackconfig.KeySubnetIDs, nil),
-		VpcCIDR:          r.str(stackconfig.KeyVpcCIDR, network.DefaultCIDR),
-		InstanceType:     r.str(stackconfig.KeyInstanceType, ecs.DefaultInstanceType),
-		MinSize:          r.integer(stackconfig.KeyMinSize, ecs.DefaultMinSize, 1, 100),
-		MaxSize:          r.integer(stackconfig.KeyMaxSize, ecs.DefaultMaxSize, 1, 100),
-		CPUTarget:        float64(r.integer(stackconfig.KeyCPUTarget, int(ecs.DefaultCPUTarget), 1, 100)),
-		ScaleInCooldown:  r.integer(stackconfig.KeyScaleInCooldown, ecs.DefaultScaleInCooldown, 0, 3600),
-		ScaleOutCooldown: r.integer(stackconfig.KeyScaleOutCooldown, ecs.DefaultScaleOutCooldown, 0, 3600),
-		TaskCPU:          r.integer(stackconfig.KeyTaskCPU, ecs.DefaultTaskCPU, 128, 196608),
-		TaskMemoryMB:     r.integer(stackconfig.KeyTaskMemoryMB, ecs.DefaultTaskMemoryMB, 128, 1048576),
-		ListenerPort:     r.integer(stackconfig.KeyListenerPort, ecs.DefaultListenerPort, 1, 65535),
-		IngressCIDRs:     r.strs(stackconfig.KeyIngressCIDRs, []string{ecs.DefaultIngressCIDR}),
+		VpcCIDR:          r.str(stackconfig.KeyVpcCIDR, study.VpcCIDR),
+		InstanceType:     r.str(stackconfig.KeyInstanceType, study.InstanceType),
+		MinSize:          r.integer(stackconfig.KeyMinSize, study.MinInstances, 1, 100),
+		MaxSize:          r.integer(stackconfig.KeyMaxSize, study.MaxInstances, 1, 100),
+		CPUTarget:        float64(r.integer(stackconfig.KeyCPUTarget, int(study.CPUTargetPercent), 1, 100)),
+		ScaleInCooldown:  r.integer(stackconfig.KeyScaleInCooldown, study.ScaleInCooldownSeconds, 0, 3600),
+		ScaleOutCooldown: r.integer(stackconfig.KeyScaleOutCooldown, study.ScaleOutCooldownSeconds, 0, 3600),
+		TaskCPU:          r.integer(stackconfig.KeyTaskCPU, study.TaskCPU, 128, 196608),
+		TaskMemoryMB:     r.integer(stackconfig.KeyTaskMemoryMB, study.TaskMemoryMB, 128, 1048576),
+		ListenerPort:     r.integer(stackconfig.KeyListenerPort, study.ListenerPort, 1, 65535),
+		IngressCIDRs:     r.strs(stackconfig.KeyIngressCIDRs, []string{study.IngressCIDR}),
 	}
 	if s.MaxSize < s.MinSize {
 		r.fail(stackconfig.KeyMaxSize, strconv.Itoa(s.MaxSize), fmt.Sprintf("below %s (%d)", stackconfig.KeyMinSize, s.MinSize))
@@ -192,16 +198,16 @@ func (r *reader) serverful() ServerfulConfig {
 
 func (r *reader) serverless(root string) ServerlessConfig {
 	s := ServerlessConfig{
-		LambdaMemoryMB:  r.integer(stackconfig.KeyLambdaMemoryMB, lambda.DefaultMemoryMB, 128, 10240),
-		LambdaTimeout:   r.integer(stackconfig.KeyLambdaTimeout, lambda.DefaultTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
-		ThrottleRate:    r.integer(stackconfig.KeyThrottleRate, lambda.DefaultThrottleRate, 1, 10000),
-		ThrottleBurst:   r.integer(stackconfig.KeyThrottleBurst, lambda.DefaultThrottleBurst, 1, 5000),
+		LambdaMemoryMB:  r.integer(stackconfig.KeyLambdaMemoryMB, study.LambdaMemoryMB, 128, 10240),
+		LambdaTimeout:   r.integer(stackconfig.KeyLambdaTimeout, study.LambdaTimeoutSeconds, lambda.MinTimeoutSeconds, 900),
+		ThrottleRate:    r.integer(stackconfig.KeyThrottleRate, study.ThrottleRate, 1, 10000),
+		ThrottleBurst:   r.integer(stackconfig.KeyThrottleBurst, study.ThrottleBurst, 1, 5000),
 		GCPProject:      r.str(stackconfig.KeyGCPProject, ""),
 		GCPRegion:       r.str(stackconfig.KeyGCPRegion, gcpfunctions.DefaultRegion),
-		GCPMemoriesMB:   r.ints(stackconfig.KeyGCPMemoriesMB, []int{gcpfunctions.DefaultMemoryMB}),
-		GCPTimeout:      r.integer(stackconfig.KeyGCPTimeout, gcpfunctions.DefaultTimeoutSeconds, 1, 3600),
-		GCPMaxInstances: r.integer(stackconfig.KeyGCPMaxInstances, gcpfunctions.DefaultMaxInstances, 1, 1000),
-		GCPPublic:       r.boolean(stackconfig.KeyGCPPublic, gcpfunctions.DefaultPublic),
+		GCPMemoriesMB:   r.ints(stackconfig.KeyGCPMemoriesMB, []int{study.GCFMemoryMB}),
+		GCPTimeout:      r.integer(stackconfig.KeyGCPTimeout, study.GCFTimeoutSeconds, 1, 3600),
+		GCPMaxInstances: r.integer(stackconfig.KeyGCPMaxInstances, study.GCFMaxInstances, 1, 1000),
+		GCPPublic:       r.boolean(stackconfig.KeyGCPPublic, study.GCFPublic),
 		GCPInvokers:     r.strs(stackconfig.KeyGCPInvokers, nil),
 	}
 	if s.LambdaTimeout > lambda.MaxIntegrationTimeoutSeconds {
@@ -360,7 +366,7 @@ func (r *reader) bucket(key string, re *regexp.Regexp, what string) string {
 
 // assets finds the assets directory (config, else $SERVEBENCH_DATA, else
 // ../shared/data beside the project) and checks its contents.
-func (r *reader) assets(root string) (string, []storage.Object) {
+func (r *reader) assets(root string, faces bool) (string, []storage.Object) {
 	dir, from := r.str(stackconfig.KeyAssetsDir, ""), stackconfig.KeyAssetsDir
 	if dir == "" {
 		dir, from = os.Getenv(stackconfig.EnvData), stackconfig.EnvData
@@ -368,7 +374,7 @@ func (r *reader) assets(root string) (string, []storage.Object) {
 	if dir == "" {
 		shared := filepath.Join(root, "..", "shared", "data")
 		if _, err := os.Stat(shared); err != nil {
-			r.fail(stackconfig.KeyAssetsDir, "", "not set, "+stackconfig.EnvData+" is not set and "+shared+" does not exist; point it at a directory with models/yolox_nano.onnx, images/*.jpg and faces/orl/")
+			r.fail(stackconfig.KeyAssetsDir, "", "not set, "+stackconfig.EnvData+" is not set and "+shared+" does not exist; point it at a directory with "+study.ModelPath+", images/*.jpg and faces/orl/")
 			return "", nil
 		}
 		dir, from = shared, "../shared/data"
@@ -376,12 +382,26 @@ func (r *reader) assets(root string) (string, []storage.Object) {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(root, dir)
 	}
-	objs, err := storage.Objects(dir)
+	objs, err := storage.Objects(dir, faces)
 	if err != nil {
 		r.fail(stackconfig.KeyAssetsDir, dir, fmt.Sprintf("(from %s) %v", from, err))
 		return dir, nil
 	}
 	return dir, objs
+}
+
+// facesSource reads servebench:facesSource: a face-set archive URL the deployed
+// faces functions fetch themselves, or "" to upload the assets directory's copy.
+func (r *reader) facesSource() string {
+	v := r.str(stackconfig.KeyFacesSource, "")
+	if v == "" {
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || u.Host == "" || !slices.Contains([]string{"https", "http", "s3", "gs"}, u.Scheme) {
+		r.fail(stackconfig.KeyFacesSource, v, "not a face-set archive URL the functions can fetch: want https://, http://, s3:// or gs:// with a host (e.g. "+assets.ORLArchiveURL+")")
+		return ""
+	}
+	return v
 }
 
 // nativeLib finds the deployer's copy of a library the Cloud Functions source

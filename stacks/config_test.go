@@ -82,8 +82,8 @@ func TestBadConfig(t *testing.T) {
 			if aboutValue && !strings.Contains(msg, c.val) && !strings.HasPrefix(c.val, "[") && !strings.HasPrefix(c.val, "\"") {
 				t.Errorf("error %q does not quote the value %q", msg, c.val)
 			}
-			if len(d.res) != 0 {
-				t.Errorf("%d resources registered before the error, want 0", len(d.res))
+			if len(d.Resources) != 0 {
+				t.Errorf("%d resources registered before the error, want 0", len(d.Resources))
 			}
 		})
 	}
@@ -192,7 +192,7 @@ func TestComponentsOwnTheirChildren(t *testing.T) {
 	} {
 		d := mustRun(t, c.stack, c.over)
 		components := map[string]bool{}
-		for _, r := range d.res {
+		for _, r := range d.Resources {
 			if strings.HasPrefix(r.Type, "servebench:infra:") {
 				components[r.Name] = true
 				if !strings.HasPrefix(r.Name, "servebench-"+c.stack+"-") {
@@ -203,7 +203,7 @@ func TestComponentsOwnTheirChildren(t *testing.T) {
 		if len(components) < 3 {
 			t.Fatalf("%s: components %v", c.stack, components)
 		}
-		for _, r := range d.res {
+		for _, r := range d.Resources {
 			if strings.HasPrefix(r.Type, "servebench:infra:") {
 				continue
 			}
@@ -260,8 +260,8 @@ func TestNativeLibConfig(t *testing.T) {
 					t.Errorf("error %q does not say %q", d.err, w)
 				}
 			}
-			if len(d.res) != 0 {
-				t.Errorf("%d resources registered before the error, want 0", len(d.res))
+			if len(d.Resources) != 0 {
+				t.Errorf("%d resources registered before the error, want 0", len(d.Resources))
 			}
 		})
 	}

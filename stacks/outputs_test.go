@@ -15,9 +15,9 @@ func TestCloudDeploymentOutputs(t *testing.T) {
 		"servebench:taskCpu": "2048", "servebench:taskMemoryMb": "4096",
 	}} {
 		d := mustRun(t, "serverful", cfg)
-		asg := d.one(t, "aws:autoscaling/group:Group").Inputs
-		lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
-		td := d.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
+		asg := d.One(t, "aws:autoscaling/group:Group").Inputs
+		lt := d.One(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+		td := d.One(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
 		if d.outputs["instanceType"] != lt["instanceType"] || d.outputs["instanceType"] == nil {
 			t.Errorf("config %v: output instanceType = %v, launch template %v", cfg, d.outputs["instanceType"], lt["instanceType"])
 		}
@@ -32,7 +32,7 @@ func TestCloudDeploymentOutputs(t *testing.T) {
 	}
 	for _, cfg := range []map[string]string{nil, {"servebench:lambdaMemoryMb": "2048"}} {
 		d := mustRun(t, "serverless", cfg)
-		fn := d.one(t, "aws:lambda/function:Function").Inputs
+		fn := d.One(t, "aws:lambda/function:Function").Inputs
 		archs, _ := fn["architectures"].([]any)
 		if len(archs) != 1 {
 			t.Fatalf("function architectures %v", fn["architectures"])

@@ -27,7 +27,7 @@ func Serverful(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 	env := serviceenv.Env{
 		Scheme: "s3", Region: cfg.AWSRegion, Backend: "onnxruntime", Platform: "ecs",
-		MemoryMB: s.TaskMemoryMB, Port: ecs.DefaultContainerPort, Preload: true,
+		MemoryMB: s.TaskMemoryMB, Port: ecs.DefaultContainerPort, Preload: true, FacesSource: cfg.FacesSource,
 	}
 	svc, err := ecs.NewService(ctx, n.Base+"-ecs", &ecs.ServiceArgs{
 		Namer:            n,
@@ -42,8 +42,8 @@ func Serverful(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		MinSize:          s.MinSize,
 		MaxSize:          s.MaxSize,
 		CPUTarget:        s.CPUTarget,
-		ScaleInCooldown:  s.ScaleInCooldown,
-		ScaleOutCooldown: s.ScaleOutCooldown,
+		ScaleInCooldown:  new(s.ScaleInCooldown),
+		ScaleOutCooldown: new(s.ScaleOutCooldown),
 		TaskCPU:          s.TaskCPU,
 		TaskMemoryMB:     s.TaskMemoryMB,
 		ContainerPort:    ecs.DefaultContainerPort,

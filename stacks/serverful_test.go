@@ -3,29 +3,33 @@ package stacks_test
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/servebench/servebench/infra/access"
+	"github.com/servebench/servebench/internal/pulumimock"
+	"github.com/servebench/servebench/study"
 )
 
-// The serverful stack with its own stack file: the original study's numbers.
+// The serverful stack with its own stack file: the original study's numbers, as
+// package study holds them (the stack's defaults are read from there, not repeated).
 func TestServerfulDefaults(t *testing.T) {
 	d := mustRun(t, "serverful", nil)
 
-	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
-	if asg["minSize"] != 1.0 || asg["maxSize"] != 5.0 {
-		t.Errorf("ASG min/max = %v/%v, want 1/5", asg["minSize"], asg["maxSize"])
+	asg := d.One(t, "aws:autoscaling/group:Group").Inputs
+	if asg["minSize"] != float64(study.MinInstances) || asg["maxSize"] != float64(study.MaxInstances) {
+		t.Errorf("ASG min/max = %v/%v, want %d/%d", asg["minSize"], asg["maxSize"], study.MinInstances, study.MaxInstances)
 	}
-	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
-	if lt["instanceType"] != "t3a.xlarge" {
-		t.Errorf("instance type %v, want t3a.xlarge", lt["instanceType"])
+	lt := d.One(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	if lt["instanceType"] != study.InstanceType {
+		t.Errorf("instance type %v, want %s", lt["instanceType"], study.InstanceType)
 	}
-	if lt["imageId"] != mockAMI {
-		t.Errorf("AMI %v, want the SSM parameter's value %s", lt["imageId"], mockAMI)
+	if lt["imageId"] != pulumimock.AMI {
+		t.Errorf("AMI %v, want the SSM parameter's value %s", lt["imageId"], pulumimock.AMI)
 	}
 	var amiParam string
-	for _, c := range d.calls {
+	for _, c := range d.Calls {
 		if c.Token == "aws:ssm/getParameter:getParameter" {
 			amiParam = c.Args["name"].StringValue()
 		}
@@ -34,46 +38,47 @@ func TestServerfulDefaults(t *testing.T) {
 		t.Errorf("AMI read from SSM parameter %q, want the ECS-optimized AL2023 one", amiParam)
 	}
 
-	target := d.one(t, "aws:appautoscaling/target:Target").Inputs
-	if target["minCapacity"] != 1.0 || target["maxCapacity"] != 5.0 || target["scalableDimension"] != "ecs:service:DesiredCount" {
+	target := d.One(t, "aws:appautoscaling/target:Target").Inputs
+	if target["minCapacity"] != float64(study.MinInstances) || target["maxCapacity"] != float64(study.MaxInstances) || target["scalableDimension"] != "ecs:service:DesiredCount" {
 		t.Errorf("scaling target %v", target)
 	}
-	pol := d.one(t, "aws:appautoscaling/policy:Policy").Inputs
-	tt := get(t, pol, "targetTrackingScalingPolicyConfiguration")
-	if get(t, tt, "targetValue") != 70.0 || get(t, tt, "scaleInCooldown") != 60.0 || get(t, tt, "scaleOutCooldown") != 60.0 {
-		t.Errorf("target tracking %v, want 70 %% CPU, 60 s cooldowns", tt)
+	pol := d.One(t, "aws:appautoscaling/policy:Policy").Inputs
+	tt := pulumimock.Get(t, pol, "targetTrackingScalingPolicyConfiguration")
+	if pulumimock.Get(t, tt, "targetValue") != study.CPUTargetPercent || pulumimock.Get(t, tt, "scaleInCooldown") != float64(study.ScaleInCooldownSeconds) ||
+		pulumimock.Get(t, tt, "scaleOutCooldown") != float64(study.ScaleOutCooldownSeconds) {
+		t.Errorf("target tracking %v, want %g %% CPU, %d s in and %d s out cooldowns", tt, study.CPUTargetPercent, study.ScaleInCooldownSeconds, study.ScaleOutCooldownSeconds)
 	}
-	if m := get(t, tt, "predefinedMetricSpecification", "predefinedMetricType"); m != "ECSServiceAverageCPUUtilization" {
+	if m := pulumimock.Get(t, tt, "predefinedMetricSpecification", "predefinedMetricType"); m != "ECSServiceAverageCPUUtilization" {
 		t.Errorf("metric %v, want service CPU", m)
 	}
 	if pol["policyType"] != "TargetTrackingScaling" {
 		t.Errorf("policy type %v", pol["policyType"])
 	}
 
-	cp := d.one(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
-	if s := get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
+	cp := d.One(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
+	if s := pulumimock.Get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
 		t.Errorf("managed scaling %v, want ENABLED", s)
 	}
-	cps := d.one(t, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").Inputs
-	if got := get(t, cps, "capacityProviders", 0); got != cp["name"] {
+	cps := d.One(t, "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").Inputs
+	if got := pulumimock.Get(t, cps, "capacityProviders", 0); got != cp["name"] {
 		t.Errorf("cluster capacity providers %v, want %v", got, cp["name"])
 	}
 
-	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
-	if p := get(t, tg, "healthCheck", "path"); p != "/healthz" {
+	tg := d.One(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	if p := pulumimock.Get(t, tg, "healthCheck", "path"); p != "/healthz" {
 		t.Errorf("health check path %v, want /healthz", p)
 	}
 	if tg["port"] != 8080.0 || tg["protocol"] != "HTTP" {
 		t.Errorf("target group port/protocol %v/%v", tg["port"], tg["protocol"])
 	}
-	logs := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
-	if logs["retentionInDays"] != 7.0 {
-		t.Errorf("log retention %v, want 7", logs["retentionInDays"])
+	logs := d.One(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
+	if logs["retentionInDays"] != float64(study.LogRetentionDays) {
+		t.Errorf("log retention %v, want %d", logs["retentionInDays"], study.LogRetentionDays)
 	}
 
 	// The task: the pushed image by digest, the service's environment, logs.
-	td := d.one(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
-	if td["cpu"] != "4096" || td["memory"] != "14336" || td["networkMode"] != "bridge" {
+	td := d.One(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
+	if td["cpu"] != strconv.Itoa(study.TaskCPU) || td["memory"] != strconv.Itoa(study.TaskMemoryMB) || td["networkMode"] != "bridge" {
 		t.Errorf("task cpu/memory/network %v/%v/%v", td["cpu"], td["memory"], td["networkMode"])
 	}
 	var containers []struct {
@@ -89,12 +94,12 @@ func TestServerfulDefaults(t *testing.T) {
 		t.Fatalf("container definitions %v: %v", td["containerDefinitions"], err)
 	}
 	c := containers[0]
-	img := d.one(t, "docker:index/image:Image").Inputs
-	if !strings.HasPrefix(c.Image, account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverful-server@sha256:") {
+	img := d.One(t, "docker:index/image:Image").Inputs
+	if !strings.HasPrefix(c.Image, pulumimock.Account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverful-server@sha256:") {
 		t.Errorf("container image %q, want the pushed image by digest", c.Image)
 	}
-	if get(t, img, "build", "target") != "server" {
-		t.Errorf("image target %v, want server", get(t, img, "build", "target"))
+	if pulumimock.Get(t, img, "build", "target") != "server" {
+		t.Errorf("image target %v, want server", pulumimock.Get(t, img, "build", "target"))
 	}
 	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 8080 || c.PortMappings[0].HostPort != 0 {
 		t.Errorf("port mappings %+v, want 8080 on a dynamic host port", c.PortMappings)
@@ -139,32 +144,32 @@ func TestServerfulDefaults(t *testing.T) {
 // enginetest's TestStacks/serverful).
 func TestServerfulDestroyDoesNotWait(t *testing.T) {
 	d := mustRun(t, "serverful", nil)
-	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
+	asg := d.One(t, "aws:autoscaling/group:Group").Inputs
 	if asg["protectFromScaleIn"] != true {
 		t.Errorf("ASG protectFromScaleIn = %v, want true (managed termination protection needs it)", asg["protectFromScaleIn"])
 	}
 	if asg["forceDelete"] != true {
 		t.Errorf("ASG forceDelete = %v, want true (else the provider drains the group and waits on protected instances)", asg["forceDelete"])
 	}
-	cp := d.one(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
-	if p := get(t, cp, "autoScalingGroupProvider", "managedTerminationProtection"); p != "ENABLED" {
+	cp := d.One(t, "aws:ecs/capacityProvider:CapacityProvider").Inputs
+	if p := pulumimock.Get(t, cp, "autoScalingGroupProvider", "managedTerminationProtection"); p != "ENABLED" {
 		t.Errorf("managedTerminationProtection = %v, want ENABLED", p)
 	}
-	if s := get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
+	if s := pulumimock.Get(t, cp, "autoScalingGroupProvider", "managedScaling", "status"); s != "ENABLED" {
 		t.Errorf("managed scaling %v, want ENABLED (termination protection works only with it)", s)
 	}
-	svc := d.one(t, "aws:ecs/service:Service").Inputs
+	svc := d.One(t, "aws:ecs/service:Service").Inputs
 	if svc["forceDelete"] != true {
 		t.Errorf("service forceDelete = %v, want true", svc["forceDelete"])
 	}
-	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	tg := d.One(t, "aws:lb/targetGroup:TargetGroup").Inputs
 	if tg["deregistrationDelay"] != 10.0 {
 		t.Errorf("deregistration delay %v, want 10 s", tg["deregistrationDelay"])
 	}
-	if r := d.one(t, "aws:ecr/repository:Repository").Inputs; r["forceDelete"] != true {
+	if r := d.One(t, "aws:ecr/repository:Repository").Inputs; r["forceDelete"] != true {
 		t.Errorf("ECR forceDelete = %v", r["forceDelete"])
 	}
-	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+	for _, b := range d.ByType("aws:s3/bucketV2:BucketV2") {
 		if b.Inputs["forceDestroy"] != true {
 			t.Errorf("bucket %s forceDestroy = %v", b.Name, b.Inputs["forceDestroy"])
 		}
@@ -175,7 +180,7 @@ func TestServerfulDestroyDoesNotWait(t *testing.T) {
 // whose instances never register fails instead of succeeding with nothing to measure.
 func TestServerfulWaitsForSteadyState(t *testing.T) {
 	d := mustRun(t, "serverful", nil)
-	svc := d.one(t, "aws:ecs/service:Service")
+	svc := d.One(t, "aws:ecs/service:Service")
 	if svc.Inputs["waitForSteadyState"] != true {
 		t.Errorf("service waitForSteadyState = %v, want true", svc.Inputs["waitForSteadyState"])
 	}
@@ -192,15 +197,15 @@ func TestServerfulAccess(t *testing.T) {
 	// carry only the AWS-managed ECS policies (their "*" is what AWS requires for
 	// ecr:GetAuthorizationToken and the ECS agent).
 	var taskPolicy string
-	for _, p := range d.byType("aws:iam/rolePolicy:RolePolicy") {
+	for _, p := range d.ByType("aws:iam/rolePolicy:RolePolicy") {
 		taskPolicy = p.Inputs["policy"].(string)
 	}
-	if len(d.byType("aws:iam/rolePolicy:RolePolicy")) != 1 {
-		t.Fatalf("%d inline policies, want 1 (the task role's)", len(d.byType("aws:iam/rolePolicy:RolePolicy")))
+	if len(d.ByType("aws:iam/rolePolicy:RolePolicy")) != 1 {
+		t.Fatalf("%d inline policies, want 1 (the task role's)", len(d.ByType("aws:iam/rolePolicy:RolePolicy")))
 	}
 	checkBucketPolicy(t, taskPolicy, in, out, "")
 	var managed []string
-	for _, a := range d.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+	for _, a := range d.ByType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 		managed = append(managed, a.Inputs["policyArn"].(string))
 	}
 	slices.Sort(managed)
@@ -211,7 +216,7 @@ func TestServerfulAccess(t *testing.T) {
 	if !slices.Equal(managed, wantManaged) {
 		t.Errorf("managed policies %v, want %v", managed, wantManaged)
 	}
-	for _, r := range d.byType("aws:iam/role:Role") {
+	for _, r := range d.ByType("aws:iam/role:Role") {
 		var trust struct {
 			Statement []struct{ Principal struct{ Service string } }
 		}
@@ -226,12 +231,12 @@ func TestServerfulAccess(t *testing.T) {
 
 	// Security groups: the ALB takes port 80 from 0.0.0.0/0; the instances take
 	// only the dynamic host ports, only from the ALB's group.
-	sgs := d.byType("aws:ec2/securityGroup:SecurityGroup")
+	sgs := d.ByType("aws:ec2/securityGroup:SecurityGroup")
 	if len(sgs) != 2 {
 		t.Fatalf("%d security groups, want 2", len(sgs))
 	}
-	alb := d.one(t, "aws:lb/loadBalancer:LoadBalancer").Inputs
-	albSG := get(t, alb, "securityGroups", 0).(string)
+	alb := d.One(t, "aws:lb/loadBalancer:LoadBalancer").Inputs
+	albSG := pulumimock.Get(t, alb, "securityGroups", 0).(string)
 	for _, sg := range sgs {
 		ingress := sg.Inputs["ingress"].([]any)
 		if len(ingress) != 1 {
@@ -252,15 +257,15 @@ func TestServerfulAccess(t *testing.T) {
 			t.Errorf("instance ingress ports %v-%v/%v, want the ephemeral range", rule["fromPort"], rule["toPort"], rule["protocol"])
 		}
 	}
-	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	lt := d.One(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
 	if lt["vpcSecurityGroupIds"] != nil {
 		t.Errorf("launch template vpcSecurityGroupIds %v beside its network interface's groups: EC2 takes one or the other", lt["vpcSecurityGroupIds"])
 	}
-	instSG := get(t, lt, "networkInterfaces", 0, "securityGroups", 0)
+	instSG := pulumimock.Get(t, lt, "networkInterfaces", 0, "securityGroups", 0)
 	if instSG == albSG {
 		t.Error("instances share the ALB's security group")
 	}
-	if _, ok := d.byID(instSG.(string)); !ok {
+	if _, ok := d.ByID(instSG.(string)); !ok {
 		t.Errorf("instances' security group %v is not one the stack made", instSG)
 	}
 }
@@ -279,21 +284,21 @@ func TestServerfulConfigured(t *testing.T) {
 		"servebench:outputBucket":     "my-out-bucket",
 		"servebench:logRetentionDays": "30",
 	})
-	if n := len(d.byType("aws:ec2/vpc:Vpc")) + len(d.byType("aws:ec2/subnet:Subnet")); n != 0 {
+	if n := len(d.ByType("aws:ec2/vpc:Vpc")) + len(d.ByType("aws:ec2/subnet:Subnet")); n != 0 {
 		t.Errorf("%d VPC/subnet resources with an existing VPC, want 0", n)
 	}
-	tg := d.one(t, "aws:lb/targetGroup:TargetGroup").Inputs
+	tg := d.One(t, "aws:lb/targetGroup:TargetGroup").Inputs
 	if tg["vpcId"] != "vpc-0123456789abcdef0" {
 		t.Errorf("target group VPC %v", tg["vpcId"])
 	}
-	asg := d.one(t, "aws:autoscaling/group:Group").Inputs
+	asg := d.One(t, "aws:autoscaling/group:Group").Inputs
 	if !slices.Equal(anyStrings(asg["vpcZoneIdentifiers"]), []string{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"}) {
 		t.Errorf("ASG subnets %v", asg["vpcZoneIdentifiers"])
 	}
 	if asg["minSize"] != 2.0 || asg["maxSize"] != 3.0 {
 		t.Errorf("ASG %v..%v, want 2..3", asg["minSize"], asg["maxSize"])
 	}
-	lt := d.one(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
+	lt := d.One(t, "aws:ec2/launchTemplate:LaunchTemplate").Inputs
 	if lt["instanceType"] != "c6a.large" {
 		t.Errorf("instance type %v", lt["instanceType"])
 	}
@@ -304,12 +309,12 @@ func TestServerfulConfigured(t *testing.T) {
 	} else if nic := nics[0].(map[string]any); nic["associatePublicIpAddress"] != "true" || nic["deviceIndex"] != 0.0 {
 		t.Errorf("launch template interface %v, want device 0 with a public address", nic)
 	}
-	l := d.one(t, "aws:lb/listener:Listener").Inputs
+	l := d.One(t, "aws:lb/listener:Listener").Inputs
 	if l["port"] != 8081.0 {
 		t.Errorf("listener port %v", l["port"])
 	}
-	for _, sg := range d.byType("aws:ec2/securityGroup:SecurityGroup") {
-		rule := get(t, sg.Inputs, "ingress", 0).(map[string]any)
+	for _, sg := range d.ByType("aws:ec2/securityGroup:SecurityGroup") {
+		rule := pulumimock.Get(t, sg.Inputs, "ingress", 0).(map[string]any)
 		if rule["cidrBlocks"] != nil && (!slices.Equal(anyStrings(rule["cidrBlocks"]), []string{"203.0.113.0/24", "198.51.100.7/32"}) || rule["fromPort"] != 8081.0) {
 			t.Errorf("ALB ingress %v", rule)
 		}
@@ -321,19 +326,42 @@ func TestServerfulConfigured(t *testing.T) {
 	if got := d.outputs["url"]; !strings.HasSuffix(got.(string), ":8081") {
 		t.Errorf("url %v", got)
 	}
-	if r := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs["retentionInDays"]; r != 30.0 {
+	if r := d.One(t, "aws:cloudwatch/logGroup:LogGroup").Inputs["retentionInDays"]; r != 30.0 {
 		t.Errorf("retention %v", r)
+	}
+}
+
+// servebench:scaleInCooldown 0 deploys 0, not the default: a set value is never
+// taken for unset. The other scaling and task settings reach their resources too.
+func TestServerfulScalingConfigured(t *testing.T) {
+	d := mustRun(t, "serverful", map[string]string{
+		"servebench:scaleInCooldown":  "0",
+		"servebench:scaleOutCooldown": "0",
+		"servebench:cpuTarget":        "55",
+		"servebench:taskCpu":          "2048",
+		"servebench:taskMemoryMb":     "3072",
+	})
+	tt := pulumimock.Get(t, d.One(t, "aws:appautoscaling/policy:Policy").Inputs, "targetTrackingScalingPolicyConfiguration")
+	if in, out := pulumimock.Get(t, tt, "scaleInCooldown"), pulumimock.Get(t, tt, "scaleOutCooldown"); in != 0.0 || out != 0.0 {
+		t.Errorf("cooldowns in %v, out %v; want the configured 0 and 0", in, out)
+	}
+	if v := pulumimock.Get(t, tt, "targetValue"); v != 55.0 {
+		t.Errorf("CPU target %v, want 55", v)
+	}
+	td := d.One(t, "aws:ecs/taskDefinition:TaskDefinition").Inputs
+	if td["cpu"] != "2048" || td["memory"] != "3072" {
+		t.Errorf("task cpu/memory %v/%v, want 2048/3072", td["cpu"], td["memory"])
 	}
 }
 
 // New VPC: two public subnets in two zones.
 func TestServerfulNetwork(t *testing.T) {
 	d := mustRun(t, "serverful", nil)
-	vpc := d.one(t, "aws:ec2/vpc:Vpc").Inputs
+	vpc := d.One(t, "aws:ec2/vpc:Vpc").Inputs
 	if vpc["cidrBlock"] != "10.0.0.0/16" {
 		t.Errorf("VPC %v", vpc["cidrBlock"])
 	}
-	subnets := d.byType("aws:ec2/subnet:Subnet")
+	subnets := d.ByType("aws:ec2/subnet:Subnet")
 	if len(subnets) != 2 {
 		t.Fatalf("%d subnets, want 2", len(subnets))
 	}
@@ -347,21 +375,21 @@ func TestServerfulNetwork(t *testing.T) {
 	if !zones["us-east-1a"] || !zones["us-east-1b"] {
 		t.Errorf("subnet zones %v, want us-east-1a and us-east-1b (no Local Zone)", zones)
 	}
-	for _, c := range d.calls {
+	for _, c := range d.Calls {
 		if c.Token == "aws:index/getAvailabilityZones:getAvailabilityZones" {
-			if f := optInFilter(c.Args); f != "opt-in-not-required" {
+			if f := pulumimock.OptInFilter(c.Args); f != "opt-in-not-required" {
 				t.Errorf("zones asked for with opt-in-status %q, want opt-in-not-required", f)
 			}
-			if s := plain(c.Args["state"]); s != "available" {
+			if s := pulumimock.Plain(c.Args["state"]); s != "available" {
 				t.Errorf("zones asked for in state %v, want available", s)
 			}
 		}
 	}
-	rt := d.one(t, "aws:ec2/routeTable:RouteTable").Inputs
-	if get(t, rt, "routes", 0, "cidrBlock") != "0.0.0.0/0" {
+	rt := d.One(t, "aws:ec2/routeTable:RouteTable").Inputs
+	if pulumimock.Get(t, rt, "routes", 0, "cidrBlock") != "0.0.0.0/0" {
 		t.Errorf("no default route: %v", rt["routes"])
 	}
-	if n := len(d.byType("aws:ec2/routeTableAssociation:RouteTableAssociation")); n != 2 {
+	if n := len(d.ByType("aws:ec2/routeTableAssociation:RouteTableAssociation")); n != 2 {
 		t.Errorf("%d route table associations, want 2", n)
 	}
 }
@@ -411,7 +439,7 @@ func checkBucketPolicy(t *testing.T, policy, in, out, logGroupArn string) {
 
 func bucketNames(t *testing.T, d deployment) (in, out string) {
 	t.Helper()
-	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+	for _, b := range d.ByType("aws:s3/bucketV2:BucketV2") {
 		switch {
 		case strings.HasSuffix(b.Name, "-input"):
 			in = b.ID
@@ -420,7 +448,7 @@ func bucketNames(t *testing.T, d deployment) (in, out string) {
 		}
 	}
 	if in == "" || out == "" {
-		t.Fatalf("no input/output bucket among %v", d.byType("aws:s3/bucketV2:BucketV2"))
+		t.Fatalf("no input/output bucket among %v", d.ByType("aws:s3/bucketV2:BucketV2"))
 	}
 	return in, out
 }

@@ -25,6 +25,7 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	arch := lambda.DefaultArchitecture
 	env := serviceenv.Env{
 		Scheme: "s3", Region: cfg.AWSRegion, Backend: "onnxruntime", Platform: "lambda", MemoryMB: s.LambdaMemoryMB,
+		FacesSource: cfg.FacesSource,
 	}
 	fn, err := lambda.NewFunction(ctx, n.Base+"-lambda", &lambda.FunctionArgs{
 		Namer:               n,
@@ -67,6 +68,7 @@ func Serverless(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		SourceDir:      cfg.SourceDir,
 		Libraries:      s.GCPLibraries,
 		Objects:        cfg.Objects,
+		FacesSource:    cfg.FacesSource,
 		InputName:      s.GCPInputBucket,
 		OutputName:     s.GCPOutputBucket,
 		MemoriesMB:     s.GCPMemoriesMB,

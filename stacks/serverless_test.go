@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,13 +15,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 
 	"github.com/servebench/servebench/infra/access"
+	"github.com/servebench/servebench/internal/pulumimock"
+	"github.com/servebench/servebench/study"
 )
 
 func TestServerlessDefaults(t *testing.T) {
 	d := mustRun(t, "serverless", nil)
-	fn := d.one(t, "aws:lambda/function:Function").Inputs
-	if fn["memorySize"] != 3000.0 || fn["timeout"] != 30.0 || fn["packageType"] != "Image" {
-		t.Errorf("lambda memory/timeout/package %v/%v/%v, want 3000/30/Image", fn["memorySize"], fn["timeout"], fn["packageType"])
+	fn := d.One(t, "aws:lambda/function:Function").Inputs
+	if fn["memorySize"] != float64(study.LambdaMemoryMB) || fn["timeout"] != float64(study.LambdaTimeoutSeconds) || fn["packageType"] != "Image" {
+		t.Errorf("lambda memory/timeout/package %v/%v/%v, want %d/%d/Image", fn["memorySize"], fn["timeout"], fn["packageType"], study.LambdaMemoryMB, study.LambdaTimeoutSeconds)
 	}
 	if !slices.Equal(anyStrings(fn["architectures"]), []string{"x86_64"}) {
 		t.Errorf("architectures %v", fn["architectures"])
@@ -28,12 +31,12 @@ func TestServerlessDefaults(t *testing.T) {
 	if _, set := fn["reservedConcurrentExecutions"]; set {
 		t.Errorf("reserved concurrency %v, want unset by default", fn["reservedConcurrentExecutions"])
 	}
-	if u := fn["imageUri"].(string); !strings.HasPrefix(u, account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverless-lambda@sha256:") {
+	if u := fn["imageUri"].(string); !strings.HasPrefix(u, pulumimock.Account+".dkr.ecr.us-east-1.amazonaws.com/servebench-serverless-lambda@sha256:") {
 		t.Errorf("image %q, want the pushed lambda image by digest", u)
 	}
 	in, out := bucketNames(t, d)
 	env := map[string]string{}
-	for k, v := range get(t, fn, "environment", "variables").(map[string]any) {
+	for k, v := range pulumimock.Get(t, fn, "environment", "variables").(map[string]any) {
 		env[k] = v.(string)
 	}
 	want := map[string]string{
@@ -44,7 +47,7 @@ func TestServerlessDefaults(t *testing.T) {
 		"SERVEBENCH_FACES_ALLOW_SOURCE": "false",
 		"SERVEBENCH_BACKEND":            "onnxruntime",
 		"SERVEBENCH_PLATFORM":           "lambda",
-		"SERVEBENCH_MEMORY_MB":          "3000",
+		"SERVEBENCH_MEMORY_MB":          strconv.Itoa(study.LambdaMemoryMB),
 		// Below the 30 s of the function and of API Gateway: the service answers its
 		// own 504 before either cuts the request.
 		"SERVEBENCH_REQUEST_TIMEOUT": "27s",
@@ -53,14 +56,15 @@ func TestServerlessDefaults(t *testing.T) {
 		t.Errorf("lambda env\n got %v\nwant %v", env, want)
 	}
 
-	stage := d.one(t, "aws:apigatewayv2/stage:Stage").Inputs
-	if get(t, stage, "defaultRouteSettings", "throttlingRateLimit") != 50.0 || get(t, stage, "defaultRouteSettings", "throttlingBurstLimit") != 100.0 {
-		t.Errorf("stage throttling %v, want 50 rps, burst 100", stage["defaultRouteSettings"])
+	stage := d.One(t, "aws:apigatewayv2/stage:Stage").Inputs
+	if pulumimock.Get(t, stage, "defaultRouteSettings", "throttlingRateLimit") != float64(study.ThrottleRate) ||
+		pulumimock.Get(t, stage, "defaultRouteSettings", "throttlingBurstLimit") != float64(study.ThrottleBurst) {
+		t.Errorf("stage throttling %v, want %d rps, burst %d", stage["defaultRouteSettings"], study.ThrottleRate, study.ThrottleBurst)
 	}
 	if stage["name"] != "$default" || stage["autoDeploy"] != true {
 		t.Errorf("stage %v/%v", stage["name"], stage["autoDeploy"])
 	}
-	integ := d.one(t, "aws:apigatewayv2/integration:Integration")
+	integ := d.One(t, "aws:apigatewayv2/integration:Integration")
 	if integ.Inputs["integrationType"] != "AWS_PROXY" || integ.Inputs["payloadFormatVersion"] != "2.0" {
 		t.Errorf("integration %v", integ.Inputs)
 	}
@@ -68,7 +72,7 @@ func TestServerlessDefaults(t *testing.T) {
 		t.Errorf("integration uri %v", integ.Inputs["integrationUri"])
 	}
 	var keys []string
-	for _, r := range d.byType("aws:apigatewayv2/route:Route") {
+	for _, r := range d.ByType("aws:apigatewayv2/route:Route") {
 		keys = append(keys, r.Inputs["routeKey"].(string))
 		if r.Inputs["target"] != "integrations/"+integ.ID {
 			t.Errorf("route %v targets %v", r.Inputs["routeKey"], r.Inputs["target"])
@@ -78,32 +82,32 @@ func TestServerlessDefaults(t *testing.T) {
 	if !slices.Equal(keys, []string{"ANY /faces/{proxy+}", "GET /healthz", "POST /predict"}) {
 		t.Errorf("routes %v", keys)
 	}
-	perm := d.one(t, "aws:lambda/permission:Permission").Inputs
+	perm := d.One(t, "aws:lambda/permission:Permission").Inputs
 	if perm["principal"] != "apigateway.amazonaws.com" || perm["action"] != "lambda:InvokeFunction" ||
-		perm["sourceArn"] != "arn:aws:execute-api:us-east-1:"+account+":abc123/*/*" || perm["function"] != "servebench-serverless-service" {
+		perm["sourceArn"] != "arn:aws:execute-api:us-east-1:"+pulumimock.Account+":abc123/*/*" || perm["function"] != "servebench-serverless-service" {
 		t.Errorf("invoke permission %v", perm)
 	}
 
 	// The role: the buckets and its own log group, nothing else.
-	logs := d.one(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
+	logs := d.One(t, "aws:cloudwatch/logGroup:LogGroup").Inputs
 	if logs["name"] != "/aws/lambda/servebench-serverless-service" || logs["retentionInDays"] != 7.0 {
 		t.Errorf("log group %v, retention %v", logs["name"], logs["retentionInDays"])
 	}
-	checkBucketPolicy(t, d.one(t, "aws:iam/rolePolicy:RolePolicy").Inputs["policy"].(string), in, out,
-		"arn:aws:logs:us-east-1:"+account+":log-group:/aws/lambda/servebench-serverless-service")
-	if n := len(d.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")); n != 0 {
+	checkBucketPolicy(t, d.One(t, "aws:iam/rolePolicy:RolePolicy").Inputs["policy"].(string), in, out,
+		"arn:aws:logs:us-east-1:"+pulumimock.Account+":log-group:/aws/lambda/servebench-serverless-service")
+	if n := len(d.ByType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")); n != 0 {
 		t.Errorf("%d managed policies on the Lambda role, want 0", n)
 	}
-	role := d.one(t, "aws:iam/role:Role").Inputs
+	role := d.One(t, "aws:iam/role:Role").Inputs
 	if !strings.Contains(role["assumeRolePolicy"].(string), `"Service":"lambda.amazonaws.com"`) {
 		t.Errorf("trust policy %v", role["assumeRolePolicy"])
 	}
-	if n := len(d.byType("aws:ec2/securityGroup:SecurityGroup")); n != 0 {
+	if n := len(d.ByType("aws:ec2/securityGroup:SecurityGroup")); n != 0 {
 		t.Errorf("%d security groups in the serverless stack", n)
 	}
 
 	// No gcp:project in the stack file: nothing on Google Cloud.
-	for _, r := range d.res {
+	for _, r := range d.Resources {
 		if strings.HasPrefix(r.Type, "gcp:") {
 			t.Errorf("GCP resource %s %s without gcp:project", r.Type, r.Name)
 		}
@@ -111,8 +115,8 @@ func TestServerlessDefaults(t *testing.T) {
 	checkImage(t, d, "lambda")
 	// Created after the repository policy that lets Lambda pull its image, deleted
 	// before it: the function's image URI waits for the policy.
-	pull := d.one(t, "aws:ecr/repositoryPolicy:RepositoryPolicy")
-	if fnRes := d.one(t, "aws:lambda/function:Function"); !slices.ContainsFunc(fnRes.Deps, func(urn string) bool {
+	pull := d.One(t, "aws:ecr/repositoryPolicy:RepositoryPolicy")
+	if fnRes := d.One(t, "aws:lambda/function:Function"); !slices.ContainsFunc(fnRes.Deps, func(urn string) bool {
 		return strings.HasSuffix(urn, "$"+pull.Type+"::"+pull.Name)
 	}) {
 		t.Errorf("the function depends on %v, not on the repository policy %s", fnRes.Deps, pull.Name)
@@ -133,14 +137,14 @@ func TestServerlessOptions(t *testing.T) {
 		"servebench:throttleRateLimit":         "5",
 		"servebench:throttleBurstLimit":        "10",
 	})
-	fn := d.one(t, "aws:lambda/function:Function").Inputs
+	fn := d.One(t, "aws:lambda/function:Function").Inputs
 	if fn["reservedConcurrentExecutions"] != 10.0 || fn["memorySize"] != 2048.0 || fn["timeout"] != 20.0 {
 		t.Errorf("lambda %v/%v/%v", fn["reservedConcurrentExecutions"], fn["memorySize"], fn["timeout"])
 	}
-	if get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB") != "2048" {
-		t.Errorf("SERVEBENCH_MEMORY_MB %v", get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB"))
+	if pulumimock.Get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB") != "2048" {
+		t.Errorf("SERVEBENCH_MEMORY_MB %v", pulumimock.Get(t, fn, "environment", "variables", "SERVEBENCH_MEMORY_MB"))
 	}
-	if d := get(t, fn, "environment", "variables", "SERVEBENCH_REQUEST_TIMEOUT"); d != "17s" {
+	if d := pulumimock.Get(t, fn, "environment", "variables", "SERVEBENCH_REQUEST_TIMEOUT"); d != "17s" {
 		t.Errorf("SERVEBENCH_REQUEST_TIMEOUT %v, want 17s under a 20 s function timeout", d)
 	}
 	// A timeout leaving the service under a second would make it refuse to start.
@@ -148,11 +152,11 @@ func TestServerlessOptions(t *testing.T) {
 	if short.err == nil || !strings.Contains(short.err.Error(), "servebench:lambdaTimeout") || !strings.Contains(short.err.Error(), "want 4 to 900") {
 		t.Errorf("lambdaTimeout 3: %v, want an error naming the key and the 4 s minimum", short.err)
 	}
-	if n := len(short.byType("aws:lambda/function:Function")); n != 0 {
+	if n := len(short.ByType("aws:lambda/function:Function")); n != 0 {
 		t.Errorf("lambdaTimeout 3: %d functions created", n)
 	}
-	s := d.one(t, "aws:apigatewayv2/stage:Stage").Inputs
-	if get(t, s, "defaultRouteSettings", "throttlingRateLimit") != 5.0 || get(t, s, "defaultRouteSettings", "throttlingBurstLimit") != 10.0 {
+	s := d.One(t, "aws:apigatewayv2/stage:Stage").Inputs
+	if pulumimock.Get(t, s, "defaultRouteSettings", "throttlingRateLimit") != 5.0 || pulumimock.Get(t, s, "defaultRouteSettings", "throttlingBurstLimit") != 10.0 {
 		t.Errorf("throttling %v", s["defaultRouteSettings"])
 	}
 }
@@ -173,14 +177,14 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	if d.err != nil {
 		t.Fatalf("program failed: %v", d.err)
 	}
-	fns := d.byType("gcp:cloudfunctionsv2/function:Function")
+	fns := d.ByType("gcp:cloudfunctionsv2/function:Function")
 	if len(fns) != 10 {
 		t.Fatalf("%d functions, want 5 entry points x 2 memory sizes", len(fns))
 	}
 	runtime, build := gcpAccounts(t, d)
 	email, buildEmail := gcpEmail(runtime), gcpEmail(build)
-	buckets := map[string]res{}
-	for _, b := range d.byType("gcp:storage/bucket:Bucket") {
+	buckets := map[string]pulumimock.Resource{}
+	for _, b := range d.ByType("gcp:storage/bucket:Bucket") {
 		buckets[b.Name[strings.LastIndex(b.Name, "-")+1:]] = b
 		if b.Inputs["publicAccessPrevention"] != "enforced" || b.Inputs["uniformBucketLevelAccess"] != true || b.Inputs["forceDestroy"] != true {
 			t.Errorf("GCS bucket %s: %v", b.Name, b.Inputs)
@@ -193,20 +197,20 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	byEntry := map[string][]string{}
 	for _, f := range fns {
 		in := f.Inputs
-		entry := get(t, in, "buildConfig", "entryPoint").(string)
-		mem := get(t, in, "serviceConfig", "availableMemory").(string)
+		entry := pulumimock.Get(t, in, "buildConfig", "entryPoint").(string)
+		mem := pulumimock.Get(t, in, "serviceConfig", "availableMemory").(string)
 		byEntry[entry] = append(byEntry[entry], mem)
-		if get(t, in, "buildConfig", "runtime") != "go126" {
-			t.Errorf("%s runtime %v", f.Name, get(t, in, "buildConfig", "runtime"))
+		if pulumimock.Get(t, in, "buildConfig", "runtime") != "go126" {
+			t.Errorf("%s runtime %v", f.Name, pulumimock.Get(t, in, "buildConfig", "runtime"))
 		}
-		if get(t, in, "serviceConfig", "timeoutSeconds") != 540.0 || get(t, in, "serviceConfig", "serviceAccountEmail") != email {
-			t.Errorf("%s timeout/account %v/%v", f.Name, get(t, in, "serviceConfig", "timeoutSeconds"), get(t, in, "serviceConfig", "serviceAccountEmail"))
+		if pulumimock.Get(t, in, "serviceConfig", "timeoutSeconds") != float64(study.GCFTimeoutSeconds) || pulumimock.Get(t, in, "serviceConfig", "serviceAccountEmail") != email {
+			t.Errorf("%s timeout/account %v/%v", f.Name, pulumimock.Get(t, in, "serviceConfig", "timeoutSeconds"), pulumimock.Get(t, in, "serviceConfig", "serviceAccountEmail"))
 		}
-		if get(t, in, "serviceConfig", "maxInstanceCount") != 30.0 {
-			t.Errorf("%s max instances %v", f.Name, get(t, in, "serviceConfig", "maxInstanceCount"))
+		if pulumimock.Get(t, in, "serviceConfig", "maxInstanceCount") != float64(study.GCFMaxInstances) {
+			t.Errorf("%s max instances %v", f.Name, pulumimock.Get(t, in, "serviceConfig", "maxInstanceCount"))
 		}
 		memMB := map[string]string{"1Gi": "1024", "2Gi": "2048"}[mem]
-		env := get(t, in, "serviceConfig", "environmentVariables").(map[string]any)
+		env := pulumimock.Get(t, in, "serviceConfig", "environmentVariables").(map[string]any)
 		want := map[string]any{
 			"SERVEBENCH_INPUT_BUCKET": "gs://" + gin, "SERVEBENCH_OUTPUT_BUCKET": "gs://" + gout,
 			"SERVEBENCH_MODEL": "gs://" + gin + "/models/yolox_nano.onnx", "SERVEBENCH_FACES_SOURCE": "gs://" + gin + "/faces/orl.zip", "SERVEBENCH_FACES_ALLOW_SOURCE": "false",
@@ -238,7 +242,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	// Storage rights: the functions read the input bucket and read/write the
 	// output bucket; their build reads the source bucket.
 	grants := map[string]string{}
-	for _, m := range d.byType("gcp:storage/bucketIAMMember:BucketIAMMember") {
+	for _, m := range d.ByType("gcp:storage/bucketIAMMember:BucketIAMMember") {
 		grants[m.Inputs["bucket"].(string)+" "+m.Inputs["member"].(string)] = m.Inputs["role"].(string)
 	}
 	wantGrants := map[string]string{
@@ -251,7 +255,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	}
 	checkGCPAccess(t, d, false)
 	// Restricted invocation: only the listed member, never allUsers.
-	inv := d.byType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+	inv := d.ByType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
 	if len(inv) != 10 {
 		t.Errorf("%d invoker grants, want one per function", len(inv))
 	}
@@ -264,7 +268,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	// Uploads: the assets in the input bucket, the source archive without tests.
 	keys := map[string]bool{}
 	var archive resource.PropertyValue
-	for _, o := range d.byType("gcp:storage/bucketObject:BucketObject") {
+	for _, o := range d.ByType("gcp:storage/bucketObject:BucketObject") {
 		if o.Inputs["bucket"] == gin {
 			keys[o.Inputs["name"].(string)] = true
 		} else {
@@ -289,7 +293,7 @@ func TestServerlessCloudFunctions(t *testing.T) {
 	}
 	// Each library the functions are told to load is in the archive where that
 	// path points at run time, and it is the deployer's copy.
-	env := get(t, fns[0].Inputs, "serviceConfig", "environmentVariables").(map[string]any)
+	env := pulumimock.Get(t, fns[0].Inputs, "serviceConfig", "environmentVariables").(map[string]any)
 	for _, v := range []string{"SERVEBENCH_ONNXRUNTIME_LIB", "SERVEBENCH_TURBOJPEG_LIB"} {
 		name, ok := strings.CutPrefix(fmt.Sprint(env[v]), runSource)
 		if !ok {
@@ -315,10 +319,10 @@ func TestServerlessCloudFunctions(t *testing.T) {
 // by its max instance count).
 func TestServerlessCloudFunctionsPublic(t *testing.T) {
 	d := mustRun(t, "serverless", map[string]string{"gcp:project": "servebench-test"})
-	if n := len(d.byType("gcp:cloudfunctionsv2/function:Function")); n != 5 {
+	if n := len(d.ByType("gcp:cloudfunctionsv2/function:Function")); n != 5 {
 		t.Errorf("%d functions, want 5 at one memory size", n)
 	}
-	inv := d.byType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+	inv := d.ByType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
 	if len(inv) != 5 {
 		t.Fatalf("%d invoker grants, want 5", len(inv))
 	}
@@ -327,19 +331,19 @@ func TestServerlessCloudFunctionsPublic(t *testing.T) {
 			t.Errorf("invoker %v", m.Inputs)
 		}
 	}
-	for _, f := range d.byType("gcp:cloudfunctionsv2/function:Function") {
-		if m := get(t, f.Inputs, "serviceConfig", "availableMemory"); m != "1Gi" {
-			t.Errorf("%s memory %v, want 1Gi", f.Name, m)
+	for _, f := range d.ByType("gcp:cloudfunctionsv2/function:Function") {
+		if m, want := pulumimock.Get(t, f.Inputs, "serviceConfig", "availableMemory"), fmt.Sprintf("%dGi", study.GCFMemoryMB/1024); m != want {
+			t.Errorf("%s memory %v, want %s (the study's)", f.Name, m, want)
 		}
 	}
 	checkGCPAccess(t, d, true)
 }
 
 // gcpAccounts returns the functions' runtime and build service accounts.
-func gcpAccounts(t *testing.T, d deployment) (runtime, build res) {
+func gcpAccounts(t *testing.T, d deployment) (runtime, build pulumimock.Resource) {
 	t.Helper()
-	accounts := map[string]res{}
-	for _, a := range d.byType("gcp:serviceaccount/account:Account") {
+	accounts := map[string]pulumimock.Resource{}
+	for _, a := range d.ByType("gcp:serviceaccount/account:Account") {
 		accounts[a.Inputs["accountId"].(string)] = a
 	}
 	runtime, okRuntime := accounts["servebench-serverless-fn"]
@@ -351,7 +355,7 @@ func gcpAccounts(t *testing.T, d deployment) (runtime, build res) {
 }
 
 // gcpEmail is a service account's email as the mock answers it.
-func gcpEmail(sa res) string {
+func gcpEmail(sa pulumimock.Resource) string {
 	return sa.Inputs["accountId"].(string) + "@proj.iam.gserviceaccount.com"
 }
 
@@ -365,16 +369,16 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 	runtime, build := gcpAccounts(t, d)
 	runtimeMember, buildMember := "serviceAccount:"+gcpEmail(runtime), "serviceAccount:"+gcpEmail(build)
 
-	sign := d.one(t, "gcp:serviceaccount/iAMMember:IAMMember")
+	sign := d.One(t, "gcp:serviceaccount/iAMMember:IAMMember")
 	if sign.Inputs["serviceAccountId"] != runtime.ID || sign.Inputs["role"] != "roles/iam.serviceAccountTokenCreator" || sign.Inputs["member"] != runtimeMember {
 		t.Errorf("signing grant %v, want token creator for %s on account %s", sign.Inputs, runtimeMember, runtime.ID)
 	}
-	api := d.one(t, "gcp:projects/service:Service")
+	api := d.One(t, "gcp:projects/service:Service")
 	if api.Inputs["service"] != "iamcredentials.googleapis.com" || api.Inputs["disableOnDestroy"] != false || api.Inputs["project"] != "servebench-test" {
 		t.Errorf("API %v, want iamcredentials.googleapis.com in servebench-test, not disabled on destroy", api.Inputs)
 	}
 
-	repo := d.one(t, "gcp:artifactregistry/repository:Repository")
+	repo := d.One(t, "gcp:artifactregistry/repository:Repository")
 	ri := repo.Inputs
 	if ri["format"] != "DOCKER" || ri["location"] != "us-central1" || ri["project"] != "servebench-test" ||
 		!strings.HasPrefix(fmt.Sprint(ri["repositoryId"]), "servebench-serverless-") || repo.Parent == "" {
@@ -385,7 +389,7 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 		t.Errorf("repository cleanupPolicyDryRun %v, want false", ri["cleanupPolicyDryRun"])
 	}
 	policies := map[string]map[string]any{}
-	for _, p := range get(t, ri, "cleanupPolicies").([]any) {
+	for _, p := range pulumimock.Get(t, ri, "cleanupPolicies").([]any) {
 		p := p.(map[string]any)
 		policies[p["action"].(string)] = p
 	}
@@ -393,14 +397,14 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 	if len(policies) != 2 || del == nil || keep == nil {
 		t.Fatalf("cleanup policies %v, want one DELETE and one KEEP", policies)
 	}
-	if get(t, del, "condition", "tagState") != "ANY" || !regexp.MustCompile(`^[1-9]\d*s$`).MatchString(fmt.Sprint(get(t, del, "condition", "olderThan"))) {
+	if pulumimock.Get(t, del, "condition", "tagState") != "ANY" || !regexp.MustCompile(`^[1-9]\d*s$`).MatchString(fmt.Sprint(pulumimock.Get(t, del, "condition", "olderThan"))) {
 		t.Errorf("DELETE policy %v, want every version older than a duration", del)
 	}
-	if n, _ := get(t, keep, "mostRecentVersions", "keepCount").(float64); n < 1 {
+	if n, _ := pulumimock.Get(t, keep, "mostRecentVersions", "keepCount").(float64); n < 1 {
 		t.Errorf("KEEP policy %v, want the most recent versions kept", keep)
 	}
 
-	push := d.one(t, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").Inputs
+	push := d.One(t, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").Inputs
 	if push["repository"] != ri["repositoryId"] || push["location"] != ri["location"] || push["project"] != "servebench-test" ||
 		push["role"] != "roles/artifactregistry.writer" || push["member"] != buildMember {
 		t.Errorf("repository grant %v, want artifactregistry.writer on %v for %s", push, ri["repositoryId"], buildMember)
@@ -409,7 +413,7 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 	// Project-wide: the build's log writing, and its read of the staged sources
 	// only (the condition); nothing for the runtime account.
 	projectGrants := map[string]string{}
-	for _, m := range d.byType("gcp:projects/iAMMember:IAMMember") {
+	for _, m := range d.ByType("gcp:projects/iAMMember:IAMMember") {
 		if m.Inputs["member"] != buildMember || m.Inputs["project"] != "servebench-test" {
 			t.Errorf("project grant %v, want only the build account's, in servebench-test", m.Inputs)
 		}
@@ -429,19 +433,19 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 
 	// Every function: built by the build account into the repository, run as
 	// the runtime account, and created after every grant (destroyed before).
-	var grants []res
+	var grants []pulumimock.Resource
 	for _, typ := range []string{"gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:serviceaccount/iAMMember:IAMMember", "gcp:projects/service:Service",
 		"gcp:projects/iAMMember:IAMMember", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"} {
-		grants = append(grants, d.byType(typ)...)
+		grants = append(grants, d.ByType(typ)...)
 	}
-	for _, f := range d.byType("gcp:cloudfunctionsv2/function:Function") {
-		if sa := get(t, f.Inputs, "buildConfig", "serviceAccount"); sa != build.ID {
+	for _, f := range d.ByType("gcp:cloudfunctionsv2/function:Function") {
+		if sa := pulumimock.Get(t, f.Inputs, "buildConfig", "serviceAccount"); sa != build.ID {
 			t.Errorf("%s builds as %v, want the build account %s", f.Name, sa, build.ID)
 		}
-		if r := get(t, f.Inputs, "buildConfig", "dockerRepository"); r != repo.ID {
+		if r := pulumimock.Get(t, f.Inputs, "buildConfig", "dockerRepository"); r != repo.ID {
 			t.Errorf("%s builds into %v, want the stack's repository %s", f.Name, r, repo.ID)
 		}
-		if sa := get(t, f.Inputs, "serviceConfig", "serviceAccountEmail"); sa != gcpEmail(runtime) {
+		if sa := pulumimock.Get(t, f.Inputs, "serviceConfig", "serviceAccountEmail"); sa != gcpEmail(runtime) {
 			t.Errorf("%s runs as %v, want %s", f.Name, sa, gcpEmail(runtime))
 		}
 		for _, g := range grants {
@@ -453,7 +457,7 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 
 	// Nothing public but the invoker grants, and those only when public.
 	publicInvokers := 0
-	for _, r := range d.res {
+	for _, r := range d.Resources {
 		for _, m := range []any{r.Inputs["member"], r.Inputs["members"]} {
 			if !strings.Contains(fmt.Sprint(m), "allUsers") && !strings.Contains(fmt.Sprint(m), "allAuthenticatedUsers") {
 				continue
@@ -464,7 +468,7 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 			publicInvokers++
 		}
 	}
-	if fns := len(d.byType("gcp:cloudfunctionsv2/function:Function")); public && publicInvokers != fns || !public && publicInvokers != 0 {
+	if fns := len(d.ByType("gcp:cloudfunctionsv2/function:Function")); public && publicInvokers != fns || !public && publicInvokers != 0 {
 		t.Errorf("%d public invoker grants for %d functions (public %v)", publicInvokers, fns, public)
 	}
 }
@@ -474,7 +478,7 @@ func checkGCPAccess(t *testing.T, d deployment, public bool) {
 // the last five images.
 func checkImage(t *testing.T, d deployment, target string) {
 	t.Helper()
-	img := d.one(t, "docker:index/image:Image").Inputs
+	img := d.One(t, "docker:index/image:Image").Inputs
 	b := img["build"].(map[string]any)
 	// Relative to the working directory: the project root under the engine, stacks/ here.
 	if b["context"] != filepath.Join("..", "service") || b["dockerfile"] != filepath.Join("..", "service", "Dockerfile") ||
@@ -482,13 +486,13 @@ func checkImage(t *testing.T, d deployment, target string) {
 		t.Errorf("image build %v", b)
 	}
 	reg := img["registry"].(map[string]any)
-	if reg["server"] != "https://"+account+".dkr.ecr.us-east-1.amazonaws.com" || reg["username"] != "AWS" || reg["password"] != mockToken {
+	if reg["server"] != "https://"+pulumimock.Account+".dkr.ecr.us-east-1.amazonaws.com" || reg["username"] != "AWS" || reg["password"] != pulumimock.ECRPassword {
 		t.Errorf("registry %v", reg)
 	}
-	if pw := d.one(t, "docker:index/image:Image").Raw["registry"].ObjectValue()["password"]; !pw.IsSecret() && !(pw.IsOutput() && pw.OutputValue().Secret) {
+	if pw := d.One(t, "docker:index/image:Image").Raw["registry"].ObjectValue()["password"]; !pw.IsSecret() && !(pw.IsOutput() && pw.OutputValue().Secret) {
 		t.Error("registry password not kept secret")
 	}
-	repo := d.one(t, "aws:ecr/repository:Repository").Inputs
+	repo := d.One(t, "aws:ecr/repository:Repository").Inputs
 	if repo["forceDelete"] != true || repo["name"] != "servebench-"+d.stack+"-"+target {
 		t.Errorf("repository %v", repo)
 	}
@@ -501,7 +505,7 @@ func checkImage(t *testing.T, d deployment, target string) {
 			Action struct{ Type string }
 		}
 	}
-	pol := d.one(t, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Inputs
+	pol := d.One(t, "aws:ecr/lifecyclePolicy:LifecyclePolicy").Inputs
 	if err := json.Unmarshal([]byte(pol["policy"].(string)), &lp); err != nil || len(lp.Rules) != 1 {
 		t.Fatalf("lifecycle policy %v: %v", pol["policy"], err)
 	}
@@ -510,7 +514,7 @@ func checkImage(t *testing.T, d deployment, target string) {
 	}
 	// Lambda pulls the image itself: the repository policy lets it, so the deployer
 	// needs no ecr:SetRepositoryPolicy. ECS pulls with the execution role: no policy.
-	pulls := d.byType("aws:ecr/repositoryPolicy:RepositoryPolicy")
+	pulls := d.ByType("aws:ecr/repositoryPolicy:RepositoryPolicy")
 	if target != "lambda" {
 		if len(pulls) != 0 {
 			t.Errorf("%d repository policies for target %s, want none", len(pulls), target)
@@ -527,7 +531,7 @@ func checkImage(t *testing.T, d deployment, target string) {
 	st := doc.Statement[0]
 	if st.Effect != "Allow" || st.Principal == nil || st.Principal.Service != "lambda.amazonaws.com" ||
 		!slices.Equal(st.Action, []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}) ||
-		st.Condition["StringLike"]["aws:sourceArn"] != "arn:aws:lambda:us-east-1:"+account+":function:*" || len(st.Condition) != 1 {
+		st.Condition["StringLike"]["aws:sourceArn"] != "arn:aws:lambda:us-east-1:"+pulumimock.Account+":function:*" || len(st.Condition) != 1 {
 		t.Errorf("repository policy statement %+v", st)
 	}
 }
@@ -538,7 +542,7 @@ func checkBuckets(t *testing.T, d deployment) {
 	t.Helper()
 	in, out := bucketNames(t, d)
 	blocks := map[string]bool{}
-	for _, b := range d.byType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
+	for _, b := range d.ByType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
 		for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 			if b.Inputs[k] != true {
 				t.Errorf("%s %s = %v", b.Name, k, b.Inputs[k])
@@ -547,15 +551,15 @@ func checkBuckets(t *testing.T, d deployment) {
 		blocks[b.Inputs["bucket"].(string)] = true
 	}
 	sse := map[string]bool{}
-	for _, s := range d.byType("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2") {
-		if a := get(t, s.Inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm"); a != "AES256" {
+	for _, s := range d.ByType("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2") {
+		if a := pulumimock.Get(t, s.Inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm"); a != "AES256" {
 			t.Errorf("%s algorithm %v", s.Name, a)
 		}
 		sse[s.Inputs["bucket"].(string)] = true
 	}
 	// Abandoned multipart uploads are aborted after a day, in every object.
 	aborts := map[string]bool{}
-	for _, l := range d.byType("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2") {
+	for _, l := range d.ByType("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2") {
 		rules, _ := l.Inputs["rules"].([]any)
 		if len(rules) != 1 {
 			t.Errorf("%s: rules %v, want one", l.Name, l.Inputs["rules"])
@@ -563,7 +567,7 @@ func checkBuckets(t *testing.T, d deployment) {
 		}
 		r := rules[0].(map[string]any)
 		filter, ok := r["filter"].(map[string]any)
-		if r["status"] != "Enabled" || get(t, r, "abortIncompleteMultipartUpload", "daysAfterInitiation") != 1.0 ||
+		if r["status"] != "Enabled" || pulumimock.Get(t, r, "abortIncompleteMultipartUpload", "daysAfterInitiation") != 1.0 ||
 			r["prefix"] != nil || !ok || len(filter) != 0 {
 			t.Errorf("%s: rule %v, want abort incomplete uploads after 1 day, empty filter", l.Name, r)
 		}
@@ -574,16 +578,16 @@ func checkBuckets(t *testing.T, d deployment) {
 			t.Errorf("bucket %s: public access blocked %v, encrypted %v, incomplete uploads aborted %v", b, blocks[b], sse[b], aborts[b])
 		}
 	}
-	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+	for _, b := range d.ByType("aws:s3/bucketV2:BucketV2") {
 		if b.Inputs["acl"] != nil || b.Inputs["policy"] != nil || b.Inputs["forceDestroy"] != true {
 			t.Errorf("bucket %s: acl %v, policy %v, forceDestroy %v", b.Name, b.Inputs["acl"], b.Inputs["policy"], b.Inputs["forceDestroy"])
 		}
 	}
-	if n := len(d.byType("aws:s3/bucketPolicy:BucketPolicy")); n != 0 {
+	if n := len(d.ByType("aws:s3/bucketPolicy:BucketPolicy")); n != 0 {
 		t.Errorf("%d bucket policies, want none", n)
 	}
 	keys := map[string]bool{}
-	for _, o := range d.byType("aws:s3/bucketObjectv2:BucketObjectv2") {
+	for _, o := range d.ByType("aws:s3/bucketObjectv2:BucketObjectv2") {
 		if o.Inputs["bucket"] != in {
 			t.Errorf("object %v uploaded to %v, want the input bucket", o.Inputs["key"], o.Inputs["bucket"])
 		}
@@ -623,14 +627,14 @@ func checkNames(t *testing.T, d deployment, stack string) {
 		"aws:ecr/repository:Repository": 256,
 	}
 	for token, max := range limits {
-		for _, r := range d.byType(token) {
+		for _, r := range d.ByType(token) {
 			n, _ := r.Inputs["name"].(string)
 			if n == "" || len(n) > max || !strings.Contains(n, stack) {
 				t.Errorf("%s name %q: want the stack name within %d characters", token, n, max)
 			}
 		}
 	}
-	for _, b := range d.byType("aws:s3/bucketV2:BucketV2") {
+	for _, b := range d.ByType("aws:s3/bucketV2:BucketV2") {
 		p, _ := b.Inputs["bucketPrefix"].(string)
 		if b.Inputs["bucket"] == nil && (len(p) > 37 || !strings.Contains(p, stack)) {
 			t.Errorf("bucket prefix %q: want the stack name within 37 characters", p)

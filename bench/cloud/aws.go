@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -78,7 +79,7 @@ func (c *awsClouds) Fleet(out Outputs) (Fleet, error) {
 	return fleet.Service{
 		Cluster: v[0], Service: v[1], Group: v[2], TargetGroup: v[3],
 		ECS: ecs.NewFromConfig(c.cfg), AutoScaling: autoscaling.NewFromConfig(c.cfg), ELB: elb.NewFromConfig(c.cfg),
-		Poll: c.poll,
+		Scaling: applicationautoscaling.NewFromConfig(c.cfg), Poll: c.poll,
 	}, nil
 }
 

@@ -122,6 +122,9 @@ type Fleet interface {
 	Ready(ctx context.Context) error     // targets healthy, desired tasks running
 	ForceCold(ctx context.Context) error // a new deployment, only new tasks left
 	Sample(ctx context.Context) (fleet.FleetSample, error)
+	// ScalingHold: the rate scenario measures the fleet at its minimum size with
+	// its dynamic scaling suspended, then with it on.
+	scenario.ScalingHold
 }
 
 // Function is the Lambda function behind API Gateway (a *lambdafn.Function is one).

@@ -33,6 +33,9 @@ func (l *coldLabels) Record(r results.Record) error {
 	return l.out.Record(r)
 }
 
+// Capacity implements scenario.Recorder: capacities pass unchanged.
+func (l *coldLabels) Capacity(c results.Capacity) error { return l.out.Capacity(c) }
+
 // wrap returns the Coldable coldwarm calls for target: the first call forces
 // nothing and marks the burst after it as the deploy's; later calls force.
 func (l *coldLabels) wrap(target string, c scenario.Coldable) scenario.Coldable {

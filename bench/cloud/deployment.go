@@ -12,8 +12,8 @@ import (
 
 // add makes the targets of a deployed stack from its outputs, as `run -stack`
 // reads them (bench/stack): the stack's own endpoint, forced cold through its
-// fleet or function, and each Cloud Functions memory size, forced cold through
-// its functions; each with its deployment record.
+// fleet (whose scaling rate holds) or function, and each Cloud Functions memory
+// size, forced cold through its functions; each with its deployment record.
 func (d *deployed) add(ctx context.Context, name string, out Outputs, clouds Clouds, gcp gcpTarget) error {
 	raw, err := json.Marshal(out)
 	if err != nil {
@@ -34,7 +34,7 @@ func (d *deployed) add(ctx context.Context, name string, out Outputs, clouds Clo
 			if d.fleet, err = clouds.Fleet(out); err != nil {
 				return fmt.Errorf("stack %s: %w", name, err)
 			}
-			t.Cold = d.fleet
+			t.Cold, t.Scaling = d.fleet, d.fleet
 		case ep.Name == name && name == "serverless":
 			if d.fn, err = clouds.Function(out); err != nil {
 				return fmt.Errorf("stack %s: %w", name, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servebench/servebench/bench/cloud/fleet"
 	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/scenario"
 	"github.com/servebench/servebench/stacks/stackconfig"
@@ -24,13 +25,22 @@ const forceColdAllowance = 5 * time.Minute
 // per public subnet: infra/network makes two).
 const newVPCZones = 2
 
-// requestsPerTarget is how many requests the scenarios send to one target at most.
-func requestsPerTarget(ss []scenario.Scenario) int {
-	return scenario.Plan{Scenarios: ss, Targets: []scenario.Target{{}}}.Planned()
+// requestsPerTarget is how many requests the scenarios send to t at most.
+func requestsPerTarget(ss []scenario.Scenario, t scenario.Target) int {
+	return scenario.Plan{Scenarios: ss, Targets: []scenario.Target{t}}.Planned()
 }
 
-// scenarioTime bounds how long the scenarios take against one target.
-func scenarioTime(ss []scenario.Scenario, timeout time.Duration) time.Duration {
+// stackTarget is a stack's own target as far as the plan needs it: the
+// serverful fleet's scaling can be held, so rate searches it twice (held, on).
+func stackTarget(stack string) scenario.Target {
+	if stack == "serverful" {
+		return scenario.Target{Name: stack, Scaling: fleet.Service{}}
+	}
+	return scenario.Target{Name: stack, Serverless: true}
+}
+
+// scenarioTime bounds how long the scenarios take against t.
+func scenarioTime(ss []scenario.Scenario, t scenario.Target, timeout time.Duration) time.Duration {
 	var d time.Duration
 	for _, s := range ss {
 		switch v := s.(type) {
@@ -41,7 +51,7 @@ func scenarioTime(ss []scenario.Scenario, timeout time.Duration) time.Duration {
 				d += forceColdAllowance + 2*functionTimeout(v, f, timeout)
 			}
 		case scenario.Rate:
-			d += time.Duration(len(v.Rates)) * (v.Step + timeout)
+			d += v.Duration(t, timeout)
 		}
 	}
 	return d
@@ -62,12 +72,12 @@ func perFunction(ss []scenario.Scenario) (requests, cold map[string]int) {
 		switch v := s.(type) {
 		case scenario.ColdWarm:
 			for _, f := range v.Functions {
-				n := scenario.ColdWarm{Burst: v.Burst, FacesBurst: v.FacesBurst, Functions: []string{f}}.Planned()
+				n := scenario.ColdWarm{Burst: v.Burst, FacesBurst: v.FacesBurst, Functions: []string{f}}.Planned(scenario.Target{})
 				requests[f] += n
 				cold[f] += n / 2
 			}
 		default:
-			requests["predict"] += s.Planned()
+			requests["predict"] += s.Planned(scenario.Target{})
 		}
 	}
 	return requests, cold
@@ -86,14 +96,12 @@ func sweepScenario(ss []scenario.Scenario) (scenario.ColdWarm, bool) {
 }
 
 // peakRate is the most new connections per second the plan opens (keep-alive
-// off): the rate scenario's top step, or a burst if larger.
+// off): the rate scenario's top rate (its cap), or a burst if larger.
 func peakRate(ss []scenario.Scenario) float64 {
 	peak := float64(largestBurst(ss))
 	for _, s := range ss {
 		if r, ok := s.(scenario.Rate); ok {
-			for _, x := range r.Rates {
-				peak = max(peak, x)
-			}
+			peak = max(peak, r.MaxRate)
 		}
 	}
 	return peak
@@ -102,9 +110,12 @@ func peakRate(ss []scenario.Scenario) float64 {
 // plannedTime is how long the stacks exist: deploy and teardown, the scenarios
 // against every target, the memory sweep.
 func plannedTime(o Options, plans []stackPlan) time.Duration {
-	d := o.DeployAllowance + scenarioTime(o.Scenarios, o.Timeout)*time.Duration(len(plans))
+	d := o.DeployAllowance
+	for _, p := range plans {
+		d += scenarioTime(o.Scenarios, stackTarget(p.name), o.Timeout)
+	}
 	if sweep, ok := sweepScenario(o.Scenarios); ok && hasStack(plans, "serverless") {
-		d += time.Duration(len(o.LambdaMemoryMB)) * scenarioTime([]scenario.Scenario{sweep}, o.Timeout)
+		d += time.Duration(len(o.LambdaMemoryMB)) * scenarioTime([]scenario.Scenario{sweep}, stackTarget("serverless"), o.Timeout)
 	}
 	return d
 }
@@ -114,7 +125,7 @@ func plannedTime(o Options, plans []stackPlan) time.Duration {
 func cloudPlan(o Options, plans []stackPlan) (cost.CloudPlan, error) {
 	var p cost.CloudPlan
 	wall := plannedTime(o, plans)
-	perTarget := requestsPerTarget(o.Scenarios)
+	perTarget := requestsPerTarget(o.Scenarios, stackTarget("serverless"))
 	for _, sp := range plans {
 		switch sp.name {
 		case "serverful":
@@ -165,7 +176,7 @@ func lambdaPlan(o Options, sp stackPlan, perTarget int) (*cost.LambdaPlan, error
 	sizes := []cost.LambdaSize{{MemoryMB: mem, Requests: perTarget, ColdStarts: coldStarts}}
 	if sweep, ok := sweepScenario(o.Scenarios); ok {
 		for _, mb := range o.LambdaMemoryMB {
-			z := cost.LambdaSize{MemoryMB: mb, Requests: sweep.Planned(), ColdStarts: sweep.Planned() / 2}
+			z := cost.LambdaSize{MemoryMB: mb, Requests: sweep.Planned(scenario.Target{}), ColdStarts: sweep.Planned(scenario.Target{}) / 2}
 			merged := false
 			for i := range sizes { // a size given once, its loads added
 				if sizes[i].MemoryMB == mb {

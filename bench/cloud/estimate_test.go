@@ -19,7 +19,8 @@ func TestCloudEstimatePlan(t *testing.T) {
 		Scenarios: []scenario.Scenario{
 			scenario.Batches{Size: 2, Batches: 1},
 			scenario.ColdWarm{Burst: 3, FacesBurst: 1, Functions: []string{"predict", "faces/train"}, FacesTimeout: 540 * time.Second},
-			scenario.Rate{Rates: []float64{1, 5}, Step: 10 * time.Second},
+			// Searches of two steps: one on serverless, two on serverful (held, on).
+			scenario.Rate{Rates: []float64{1, 5}, MaxRate: 5, Precision: 0.1, MaxSteps: 2, Step: 10 * time.Second},
 		},
 		Timeout: 30 * time.Second, DeployAllowance: 30 * time.Minute, LambdaMemoryMB: []int{1024, 3000}, Prices: cost.Default(),
 	}
@@ -32,9 +33,10 @@ func TestCloudEstimatePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Per target: the batch (30 s), predict's bursts (5 min + 2 × 30 s), train's
-	// (5 min + 2 × 540 s), two rate steps (2 × 40 s); the sweep: predict's per size.
+	// (5 min + 2 × 540 s), two rate steps (2 × 40 s), and two more on serverful,
+	// whose scaling rate holds; the sweep: predict's per size.
 	perTarget := 30*time.Second + 6*time.Minute + 23*time.Minute + 80*time.Second
-	wall := 30*time.Minute + 2*perTarget + 2*6*time.Minute
+	wall := 30*time.Minute + 2*perTarget + 80*time.Second + 2*6*time.Minute
 	want := cost.CloudPlan{
 		Serverful: &cost.ServerfulPlan{InstanceType: "t3a.xlarge", MaxInstances: 4, ALBNodes: 2, WallTime: wall, PeakRate: 5},
 		Lambda: &cost.LambdaPlan{Timeout: 30 * time.Second, Sizes: []cost.LambdaSize{

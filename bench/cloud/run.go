@@ -140,7 +140,11 @@ func (o *Options) check() error {
 }
 
 func printPlan(o Options, region string, planned time.Duration) {
-	fmt.Fprintf(o.Stdout, "servebench cloud: stacks %s in %s for at most %s; %d requests per target", strings.Join(o.Stacks, ", "), region, planned.Round(time.Minute), requestsPerTarget(o.Scenarios))
+	most := 0
+	for _, s := range o.Stacks {
+		most = max(most, requestsPerTarget(o.Scenarios, stackTarget(s)))
+	}
+	fmt.Fprintf(o.Stdout, "servebench cloud: stacks %s in %s for at most %s; at most %d requests per target", strings.Join(o.Stacks, ", "), region, planned.Round(time.Minute), most)
 	if slices.Contains(o.Stacks, "serverless") && len(o.LambdaMemoryMB) > 0 {
 		fmt.Fprintf(o.Stdout, "; Lambda memory sweep %v MB", o.LambdaMemoryMB)
 	}

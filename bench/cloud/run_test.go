@@ -171,6 +171,10 @@ func (f *fakeFleet) ForceCold(context.Context) error {
 func (f *fakeFleet) Sample(context.Context) (fleet.FleetSample, error) {
 	return fleet.FleetSample{Tasks: 1, DesiredTasks: 1, Instances: 2, InServiceInstances: 1}, nil
 }
+func (f *fakeFleet) HoldScaling(context.Context) (int, func(context.Context) error, error) {
+	f.c.record("fleet hold")
+	return 1, func(context.Context) error { f.c.record("fleet resume"); return nil }, nil
+}
 
 type fakeFn struct{ c *fakeClouds }
 
@@ -500,5 +504,38 @@ func TestCloudCloudFunctions(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("%d requests to the Cloud Functions target, want 4", n)
+	}
+}
+
+// The rate scenario searches the serverful fleet twice, its scaling held at the
+// minimum and then on, resuming it in between; the serverless target once.
+func TestCloudRateHoldsServerfulScaling(t *testing.T) {
+	r := newRig(t)
+	r.opts.LambdaMemoryMB = nil
+	r.opts.Scenarios = []scenario.Scenario{scenario.Rate{Rates: []float64{20}, MaxRate: 20, Precision: 0.1, MaxSteps: 1,
+		Step: 500 * time.Millisecond, Percentile: 99, Objective: 5 * time.Second, Images: []string{"images/dog.jpg"}}}
+	if err := r.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var scaling []string
+	for _, c := range r.clouds.calls {
+		if strings.HasPrefix(c, "fleet hold") || strings.HasPrefix(c, "fleet resume") {
+			scaling = append(scaling, c)
+		}
+	}
+	if want := []string{"fleet hold", "fleet resume"}; !slices.Equal(scaling, want) {
+		t.Errorf("fleet scaling calls %v, want %v", scaling, want)
+	}
+	f, err := results.ReadAllFile(filepath.Join(r.opts.Out, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.Capacities {
+		got = append(got, fmt.Sprintf("%s %s %d", c.Target, c.Scaling, c.Instances))
+	}
+	slices.Sort(got)
+	if want := []string{"serverful held 1", "serverful on 0", "serverless serverless 0"}; !slices.Equal(got, want) {
+		t.Errorf("capacities %v, want %v", got, want)
 	}
 }

@@ -52,65 +52,6 @@ func TestServerlessPerRequest(t *testing.T) {
 	}
 }
 
-func TestServerful(t *testing.T) {
-	p := Default()
-	f := Fleet{InstanceType: "t3a.xlarge", MinInstances: 1, PerInstance: 10}
-	// 5 req/s on one instance: 0.1504 + 0.0225 + 0.008 × 5/25 = 0.1745 $/h over 18,000 req/h.
-	got, err := p.ServerfulPer1000(f, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	near(t, "per 1000 at 5 req/s", got, 0.1745/18000*1000)
-	if n := f.Size(25); n != 3 {
-		t.Errorf("Size(25) = %d, want 3", n)
-	}
-	if n := (Fleet{PerInstance: 10, MinInstances: 2}).Size(1); n != 2 {
-		t.Errorf("min fleet not kept: %d", n)
-	}
-	if _, err := p.ServerfulPer1000(f, 0); err == nil {
-		t.Error("zero throughput: no error")
-	}
-	if _, err := p.ServerfulPer1000(Fleet{InstanceType: "m9.huge", PerInstance: 1}, 1); err == nil || !strings.Contains(err.Error(), "t3a.xlarge") {
-		t.Errorf("unknown type: %v", err)
-	}
-}
-
-func TestBreakEven(t *testing.T) {
-	p := Default()
-	// $1e-5 a request is $0.036 an hour per req/s; the ALB's LCUs take 0.008/25 =
-	// $0.00032 of it, leaving d = 0.03568.
-	const d = 0.036 - 0.00032
-
-	// One instance covers 10 req/s: crossing at (0.1504 + 0.0225)/d in the first step.
-	be, err := p.FindBreakEven(1e-5, Fleet{InstanceType: "t3a.xlarge", MinInstances: 1, PerInstance: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !be.Found || be.Fleet != 1 {
-		t.Fatalf("%+v, want found with 1 instance", be)
-	}
-	near(t, "rate", be.Rate, 0.1729/d)
-	near(t, "monthly", be.Monthly, 0.036*0.1729/d*730)
-
-	// 4.5 req/s per instance: 4.846 > 4.5 and 9.061 > 9 miss their steps,
-	// (3 × 0.1504 + 0.0225)/d = 13.276 ≤ 13.5 hits the third.
-	be, _ = p.FindBreakEven(1e-5, Fleet{InstanceType: "t3a.xlarge", MinInstances: 1, PerInstance: 4.5})
-	if !be.Found || be.Fleet != 3 {
-		t.Fatalf("%+v, want found with 3 instances", be)
-	}
-	near(t, "rate at 3", be.Rate, (3*0.1504+0.0225)/d)
-
-	// 3 req/s per instance: d × 3 = 0.107 < 0.1504, so each instance costs more than
-	// the serverless requests it replaces: no crossing at any rate.
-	be, _ = p.FindBreakEven(1e-5, Fleet{InstanceType: "t3a.xlarge", MinInstances: 1, PerInstance: 3})
-	if be.Found || be.Why == "" {
-		t.Errorf("%+v, want not found with a reason", be)
-	}
-	if _, err := p.FindBreakEven(1e-5, Fleet{InstanceType: "t3a.xlarge"}); err == nil {
-		t.Error("zero capacity: no error")
-	}
-}
-
 func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "prices.json")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/servebench/servebench/study"
 )
 
 // Stacks a cloud run's estimate groups its lines by (the Pulumi stacks' names).
@@ -121,7 +123,7 @@ func (p PriceList) WorstCase(plan CloudPlan) (Estimate, error) {
 	}
 	e := Estimate{PriceDate: p.Date, PriceSource: p.Source, Region: p.Region,
 		Note: "List prices as published on the date given, not checked against the live pages; " +
-			"not priced: free tiers, data transfer, CloudWatch Logs, S3 and GCS storage and requests, EBS volumes."}
+			"not priced: free tiers, data transfer, CloudWatch Logs, S3 and GCS storage and requests."}
 	if plan.Serverful != nil {
 		if err := p.serverful(&e, *plan.Serverful); err != nil {
 			return Estimate{}, err
@@ -170,6 +172,8 @@ func (p PriceList) serverful(e *Estimate, s ServerfulPlan) error {
 		fmt.Sprintf("%g new connections/s (the peak rate, keep-alive off) every hour; %g per LCU", s.PeakRate, p.ALB.NewConnectionsPerLCU))
 	e.add(st, "public IPv4 addresses", float64(s.MaxInstances+s.ALBNodes)*h, "address-hour", p.PublicIPv4Hourly,
 		fmt.Sprintf("%d instances + %d load balancer nodes", s.MaxInstances, s.ALBNodes))
+	e.add(st, "root volumes (gp3)", n*h*study.RootVolumeGiB/HoursPerMonth, "GB-month", p.EBSgp3GBMonth,
+		fmt.Sprintf("%d GiB each, %d instances for the whole %v", study.RootVolumeGiB, s.MaxInstances, s.WallTime))
 	p.registry(e, st, "ECR image storage", s.Registry, p.ECR)
 	return nil
 }

@@ -67,6 +67,7 @@ func TestCloudWorstCase(t *testing.T) {
 		"load balancer":                  {StackServerful, 1, p.ALB.Hourly},
 		"load balancer capacity":         {StackServerful, lcus, p.ALB.LCUHourly},
 		"public IPv4 addresses":          {StackServerful, (5 + 2) * 0.5, p.PublicIPv4Hourly},
+		"root volumes (gp3)":             {StackServerful, 5 * 0.5 * 30 / HoursPerMonth, p.EBSgp3GBMonth},
 		"ECR image storage":              {StackServerful, 1.5 * 0.5 / HoursPerMonth, p.ECR.GBMonth},
 		"Lambda 1024 MB compute":         {StackServerless, gbs1024, p.Lambda.GBSecond},
 		"Lambda 1024 MB init":            {StackServerless, 150 * 10.0 * 1, p.Lambda.GBSecond},
@@ -137,8 +138,9 @@ func TestCloudWorstCase(t *testing.T) {
 	near(t, "Cloud Functions against the model", cfLines, cfModel)
 }
 
-// TestCloudWorstCaseFleetHours checks a whole-hour fleet against model.go's hourly
-// cost (instances + ALB + LCUs at the rate), and that a partial ALB hour bills whole.
+// TestCloudWorstCaseFleetHours checks a whole-hour fleet against load.go's hourly
+// cost of a saturated fleet (instances, surplus CPU, addresses, volumes, ALB, LCUs
+// at the rate), and that a partial ALB hour bills whole.
 func TestCloudWorstCaseFleetHours(t *testing.T) {
 	p := Default()
 	plan := CloudPlan{Serverful: &ServerfulPlan{InstanceType: "t3.xlarge", MaxInstances: 3, ALBNodes: 2, WallTime: 2 * time.Hour, PeakRate: 20}}
@@ -147,11 +149,11 @@ func TestCloudWorstCaseFleetHours(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := byWhat(t, e)
-	hourly, err := p.Hourly(Fleet{InstanceType: "t3.xlarge", MinInstances: 3, PerInstance: 20}, 20)
+	hourly, err := p.FleetHourly(Fleet{InstanceType: "t3.xlarge", MinInstances: 3, PerInstance: 20.0 / 3}, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	near(t, "instances + ALB + LCUs over 2 h", got["t3.xlarge instances"].USD+got["load balancer"].USD+got["load balancer capacity"].USD, 2*hourly)
+	near(t, "the whole fleet over 2 h", e.Subtotals[0].USD, 2*hourly.Total())
 	if _, ok := got["ECR image storage"]; ok {
 		t.Error("an image of 0 GB is priced")
 	}

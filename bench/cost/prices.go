@@ -1,7 +1,8 @@
 // Package cost prices a measured run: the cost per 1,000 requests of each side,
 // serverless from the server durations it billed and serverful from the hourly cost
-// of its fleet over the throughput it sustained, and the request rate at which the
-// two cost the same.
+// of its fleet over the throughput it sustained; each side's monthly cost against
+// a sustained request rate and the rate above which serverless is dearer
+// (load.go); and a cloud run's worst case before it starts (estimate.go).
 package cost
 
 import (
@@ -29,11 +30,16 @@ type PriceList struct {
 
 	// The charges around the compute that a cloud run's worst-case estimate adds
 	// (estimate.go); the per-request model above leaves them out.
-	PublicIPv4Hourly float64          `json:"public_ipv4_hourly"` // USD per public IPv4 address-hour
-	Burstable        BurstablePrices  `json:"ec2_burstable"`
-	ECR              RegistryPrices   `json:"ecr"`
-	ArtifactRegistry RegistryPrices   `json:"artifact_registry"`
-	CloudBuild       CloudBuildPrices `json:"cloud_build"`
+	PublicIPv4Hourly float64         `json:"public_ipv4_hourly"` // USD per public IPv4 address-hour (charged since 2024-02-01)
+	Burstable        BurstablePrices `json:"ec2_burstable"`
+	// EBSgp3GBMonth is a gp3 volume's storage price: each instance's root volume.
+	EBSgp3GBMonth float64 `json:"ebs_gp3_gb_month"`
+	// ObjectStorage is the price of the bucket requests each function makes (S3
+	// on AWS, GCS on Google Cloud: the same list prices).
+	ObjectStorage    ObjectStoragePrices `json:"object_storage"`
+	ECR              RegistryPrices      `json:"ecr"`
+	ArtifactRegistry RegistryPrices      `json:"artifact_registry"`
+	CloudBuild       CloudBuildPrices    `json:"cloud_build"`
 }
 
 // BurstablePrices is what T instances in "unlimited" mode (the default for T3 and
@@ -47,6 +53,13 @@ type BurstablePrices struct {
 type BurstableType struct {
 	VCPUs    int     `json:"vcpus"`
 	Baseline float64 `json:"baseline"`
+}
+
+// ObjectStoragePrices are S3 Standard's request prices (GCS Standard's Class B
+// and Class A operations cost the same).
+type ObjectStoragePrices struct {
+	GetPer1000 float64 `json:"get_per_1000"` // USD per 1,000 GET requests
+	PutPer1000 float64 `json:"put_per_1000"` // USD per 1,000 PUT requests
 }
 
 // RegistryPrices is a container registry's storage price.
@@ -101,7 +114,8 @@ func Default() PriceList {
 		Date: "2025-06",
 		Source: "aws.amazon.com/lambda/pricing, aws.amazon.com/api-gateway/pricing, " +
 			"aws.amazon.com/ec2/pricing/on-demand (with T3/T3a unlimited), aws.amazon.com/elasticloadbalancing/pricing, " +
-			"aws.amazon.com/vpc/pricing (public IPv4), aws.amazon.com/ecr/pricing, " +
+			"aws.amazon.com/vpc/pricing (public IPv4, since 2024-02-01), aws.amazon.com/ecr/pricing, " +
+			"aws.amazon.com/ebs/pricing (gp3), aws.amazon.com/s3/pricing and cloud.google.com/storage/pricing (requests), " +
 			"cloud.google.com/run/pricing (Cloud Run functions / Cloud Functions 2nd gen), " +
 			"cloud.google.com/build/pricing, cloud.google.com/artifact-registry/pricing",
 		Note: "As published, not checked here. On-demand list prices, no free tier, no savings plans, " +
@@ -116,6 +130,7 @@ func Default() PriceList {
 		EC2Hourly: map[string]float64{
 			"t3a.xlarge": 0.1504,
 			"t3.xlarge":  0.1664,
+			"m5.large":   0.096,
 		},
 		ALB: ALBPrices{Hourly: 0.0225, LCUHourly: 0.008, NewConnectionsPerLCU: 25},
 		CloudFunctions: CloudFunctionsPrices{
@@ -129,6 +144,8 @@ func Default() PriceList {
 			},
 		},
 		PublicIPv4Hourly: 0.005,
+		EBSgp3GBMonth:    0.08,
+		ObjectStorage:    ObjectStoragePrices{GetPer1000: 0.0004, PutPer1000: 0.005},
 		Burstable: BurstablePrices{
 			SurplusVCPUHourly: 0.05,
 			Types: map[string]BurstableType{
@@ -197,6 +214,9 @@ func (p PriceList) Validate() error {
 			errs = append(errs, fmt.Errorf("ec2_burstable.types.%s: %d vCPUs, baseline %v: want vCPUs ≥ 1 and a baseline from 0 to 1", k, b.VCPUs, b.Baseline))
 		}
 	}
+	neg("ebs_gp3_gb_month", p.EBSgp3GBMonth)
+	neg("object_storage.get_per_1000", p.ObjectStorage.GetPer1000)
+	neg("object_storage.put_per_1000", p.ObjectStorage.PutPer1000)
 	neg("ecr.gb_month", p.ECR.GBMonth)
 	neg("artifact_registry.gb_month", p.ArtifactRegistry.GBMonth)
 	neg("cloud_build.per_minute", p.CloudBuild.PerMinute)

@@ -11,37 +11,49 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/servebench/servebench/study"
 )
 
 // ServerfulConfig holds the serverful deployment's settings; zero fields take the
-// original study's values (ECS: 1..5 instances, scale out at 70 % CPU, scale in
-// after about a minute idle).
+// defaults (WithDefaults): the original study's ECS scaling, from package study.
 type ServerfulConfig struct {
-	Min, Max    int           // instances (default 1, 5)
-	ScaleOutCPU float64       // average CPU percent of one core per instance that adds one (default 70)
-	ScaleInIdle time.Duration // no request for this long removes the extra instances (default 60 s)
+	Min, Max    int           // instances (study.MinInstances, study.MaxInstances)
+	ScaleOutCPU float64       // average CPU percent of one core per instance that adds one (study.CPUTargetPercent)
+	ScaleInIdle time.Duration // no request for this long removes the extra instances (study.ScaleInCooldownSeconds)
 	Interval    time.Duration // how often CPU is measured and the scaling rule evaluated (default 2 s)
 	// WarmUp is sent to every new instance before it joins the rotation, as a load
 	// balancer's health check and a deployment's warm-up would; nil sends none.
 	WarmUp func(ctx context.Context, instanceURL string) error
 }
 
-func (c *ServerfulConfig) defaults() error {
+// DefaultScaleInterval is how often the local autoscaler measures CPU and
+// applies its rule when ServerfulConfig.Interval is not set.
+const DefaultScaleInterval = 2 * time.Second
+
+// WithDefaults returns c with its zero fields set: the study's ECS scaling
+// (package study: its instance range, one more above its CPU target, back to the
+// minimum after its scale-in cooldown idle) and DefaultScaleInterval.
+func (c ServerfulConfig) WithDefaults() ServerfulConfig {
 	if c.Min == 0 {
-		c.Min = 1
+		c.Min = study.MinInstances
 	}
 	if c.Max == 0 {
-		c.Max = 5
+		c.Max = study.MaxInstances
 	}
 	if c.ScaleOutCPU == 0 {
-		c.ScaleOutCPU = 70
+		c.ScaleOutCPU = study.CPUTargetPercent
 	}
 	if c.ScaleInIdle == 0 {
-		c.ScaleInIdle = 60 * time.Second
+		c.ScaleInIdle = study.ScaleInCooldownSeconds * time.Second
 	}
 	if c.Interval == 0 {
-		c.Interval = 2 * time.Second
+		c.Interval = DefaultScaleInterval
 	}
+	return c
+}
+
+func (c ServerfulConfig) check() error {
 	switch {
 	case c.Min < 1:
 		return fmt.Errorf("serverful: min instances %d: must be at least 1", c.Min)
@@ -79,7 +91,8 @@ type Serverful struct {
 // StartServerful launches Min instances, warms them, and starts the proxy and the
 // autoscaler. Samples of instance count and CPU go to sink (may be nil).
 func StartServerful(ctx context.Context, log *slog.Logger, name string, l *Launcher, cfg ServerfulConfig, sink SampleSink) (*Serverful, error) {
-	if err := cfg.defaults(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	s := &Serverful{name: name, l: l, cfg: cfg, log: log, stop: make(chan struct{})}
@@ -222,6 +235,34 @@ func (s *Serverful) autoscale(avgCPU float64, n int) {
 			}
 		}()
 	}
+}
+
+// HoldScaling implements scenario.ScalingHold, as suspending an ECS service's
+// dynamic scaling does: back to the minimum size (the extra instances stopped),
+// and no scaling until resume, by pinning Max to Min meanwhile. Call it with no
+// request in flight.
+func (s *Serverful) HoldScaling(context.Context) (int, func(context.Context) error, error) {
+	s.mu.Lock()
+	maxInstances := s.cfg.Max
+	s.cfg.Max = s.cfg.Min
+	var extra []*Process
+	if len(s.members) > s.cfg.Min {
+		extra = s.members[s.cfg.Min:]
+		s.members = s.members[:s.cfg.Min:s.cfg.Min]
+	}
+	n := len(s.members)
+	s.mu.Unlock()
+	for _, p := range extra {
+		p.Stop()
+	}
+	s.log.Info("local: serverful scaling held", "instances", n)
+	return n, func(context.Context) error {
+		s.mu.Lock()
+		s.cfg.Max = maxInstances
+		s.mu.Unlock()
+		s.log.Info("local: serverful scaling resumed", "max", maxInstances)
+		return nil
+	}, nil
 }
 
 // URL is the proxy's base URL.

@@ -12,23 +12,38 @@ import (
 	"github.com/servebench/servebench/bench/results"
 )
 
-// ServerlessConfig holds the serverless deployment's settings.
+// ServerlessConfig holds the serverless deployment's settings; zero fields take
+// the defaults (WithDefaults).
 type ServerlessConfig struct {
 	MaxInstances int           // concurrent instances; beyond it requests get 429 (default 40)
 	KeepAlive    time.Duration // an idle instance is stopped after this long (default 60 s)
 	Interval     time.Duration // sampling period of instance count and CPU (default 1 s)
 }
 
-func (c *ServerlessConfig) defaults() error {
+// The serverless stand-in's defaults: servebench's, not the studies' (on the
+// platforms neither the instance limit nor the keep-alive is a deployment
+// setting). 40 leaves room above the Eigenfaces study's burst of 30.
+const (
+	DefaultServerlessMax  = 40
+	DefaultKeepAlive      = 60 * time.Second
+	DefaultSampleInterval = time.Second
+)
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c ServerlessConfig) WithDefaults() ServerlessConfig {
 	if c.MaxInstances == 0 {
-		c.MaxInstances = 40
+		c.MaxInstances = DefaultServerlessMax
 	}
 	if c.KeepAlive == 0 {
-		c.KeepAlive = 60 * time.Second
+		c.KeepAlive = DefaultKeepAlive
 	}
 	if c.Interval == 0 {
-		c.Interval = time.Second
+		c.Interval = DefaultSampleInterval
 	}
+	return c
+}
+
+func (c ServerlessConfig) check() error {
 	if c.MaxInstances < 1 {
 		return fmt.Errorf("serverless: max instances %d: must be at least 1", c.MaxInstances)
 	}
@@ -74,7 +89,8 @@ type idleInstance struct {
 
 // StartServerless starts the front door with no instance running.
 func StartServerless(log *slog.Logger, name string, l *Launcher, cfg ServerlessConfig, sink SampleSink) (*Serverless, error) {
-	if err := cfg.defaults(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())

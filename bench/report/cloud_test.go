@@ -28,55 +28,73 @@ func generate(t *testing.T, h results.Header, recs []results.Record, samples []r
 	return sum, out
 }
 
-// TestCloudReportPricesFromDeploymentRecord: a cloud run's typed deployment
-// records price each target (instance type, minimum fleet, Lambda memory) over
-// the untyped config; an older file without them still prices from the config,
-// and one with neither says the fleet is assumed. The cost table names the
-// source of each.
+// TestCloudReportPricesFromDeploymentRecord: the typed deployment records are
+// the only source the report prices from (instance type, minimum fleet, Lambda
+// memory); the untyped config, which `run` never filled, is not read: a fleet of
+// m5.large is priced as m5.large whatever the config says. A file without
+// records says it assumed the study's defaults and names them. The cost tables
+// name the source of each.
 func TestCloudReportPricesFromDeploymentRecord(t *testing.T) {
 	h, recs, samples := fixture()
 	h.Deployments = map[string]results.Deployment{
-		"serverful":  {Platform: "ecs", Stack: "serverful", Region: "us-east-1", Endpoint: "http://alb", InstanceType: "t3.xlarge", MinInstances: 3, MaxInstances: 5},
+		"serverful":  {Platform: "ecs", Stack: "serverful", Region: "us-east-1", Endpoint: "http://alb", InstanceType: "m5.large", MinInstances: 3, MaxInstances: 5},
 		"serverless": {Platform: "lambda", Stack: "serverless", Region: "us-east-1", Endpoint: "http://apigw", MemoryMB: 1024, Architecture: "x86_64"},
 	}
 	_, out := generate(t, h, recs, samples)
 	costs := readCSV(t, filepath.Join(out, "cost.csv"))
 	p := cost.Default()
-	// Serverful: t3.xlarge ($0.1664/h) from the record, not the config's
-	// t3a.xlarge; 2 instances sampled, but the record's minimum of 3 is what
-	// runs at the sustained 2/0.13 req/s.
-	rate := 2 / 0.13
-	sf := find(t, costs, "scenario", "batches", "target", "serverful")
-	want(t, sf, map[string]float64{"usd_per_1000": (3*0.1664 + 0.0225 + 0.008*rate/25) / (rate * 3600) * 1000, "instances": 2})
-	if sf["priced_from"] != fromDeployment || !strings.Contains(sf["basis"], "3 × t3.xlarge") || !strings.Contains(sf["basis"], "3..5 × t3.xlarge") {
-		t.Errorf("serverful priced from %q, basis %q; want the deployment record's 3..5 × t3.xlarge", sf["priced_from"], sf["basis"])
+	obj := (0.0004 + 0.005) / 1000
+	// Serverful: m5.large ($0.096/h, no surplus CPU) from the record, not the
+	// config's t3.xlarge; the record's minimum of 3 runs at the rate step's 6/5.1 req/s.
+	rate := 6 / 5.1
+	sf := find(t, costs, "scenario", "rate", "target", "serverful")
+	want(t, sf, map[string]float64{"usd_per_1000": (3*(0.096+0.005+30*0.08/730)+2*0.005+0.0225+0.008*rate/25)/(rate*3600)*1000 + obj*1000, "instances": 3})
+	if sf["priced_from"] != fromDeployment || !strings.Contains(sf["basis"], "3 × m5.large") || !strings.Contains(sf["basis"], "3..5 × m5.large") {
+		t.Errorf("serverful priced from %q, basis %q; want the deployment record's 3..5 × m5.large", sf["priced_from"], sf["basis"])
 	}
-	// Serverless: 1024 MB from the record, not the config's 2048 (the answers
+	// Serverless: 1024 MB from the record, not the config's 4096 (the answers
 	// carry no memory_mb): billed mean 550.25 ms × 1 GB.
 	lambda1000 := (0.55025*1*p.Lambda.GBSecond + 1.2e-6) * 1000
 	sl := find(t, costs, "scenario", "batches", "target", "serverless")
-	want(t, sl, map[string]float64{"usd_per_1000": lambda1000, "memory_mb": 1024})
+	want(t, sl, map[string]float64{"usd_per_1000": lambda1000 + obj*1000, "memory_mb": 1024})
 	if !strings.Contains(sl["priced_from"], "deployment record") {
 		t.Errorf("serverless priced from %q, want the deployment record", sl["priced_from"])
 	}
-	// The minimum fleet from the record: the break-even search starts at 3
-	// instances of t3.xlarge, r = (3 × 0.1664 + 0.0225) / d.
-	d := lambda1000/1000*3600 - 0.008/25
-	want(t, find(t, readCSV(t, filepath.Join(out, "breakeven.csv")), "scenario", "batches"), map[string]float64{
-		"break_even_rps": (3*0.1664 + 0.0225) / d, "fleet": 3,
-	})
+	// Cost against load: the m5.large fleet from 3 instances, each holding a
+	// third of the 60 req/s the minimum fleet held with scaling off.
+	caps := []any{}
+	for _, c := range fixtureCapacities() {
+		if c.Scaling == results.ScalingHeld {
+			c.Instances, c.RatePerS = 3, 60
+		}
+		caps = append(caps, c)
+	}
+	dir := t.TempDir()
+	path := writeResults(t, dir, h, recs, samples, "", caps...)
+	if _, err := Generate(context.Background(), path, Options{OutDir: dir, Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	row := find(t, readCSV(t, filepath.Join(dir, "cost_load.csv")), "function", "predict")
+	want(t, row, map[string]float64{"min_instances": 3, "capacity_rps_per_instance": 20, "instance_usd_h": 0.096 + 0.005 + 30*0.08/730, "surplus_usd_h": 0, "memory_mb": 1024})
+	if row["instance_type"] != "m5.large" {
+		t.Errorf("cost against load priced %q, want the record's m5.large", row["instance_type"])
+	}
 
-	// An older file: no deployment records, the config's instance type.
+	// An older file: no deployment records. The config is not read; the study's
+	// defaults are assumed, and the table says so and names them.
 	h.Deployments = nil
 	_, out = generate(t, h, recs, samples)
-	if got := find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverful")["priced_from"]; !strings.Contains(got, fromConfig) {
-		t.Errorf("without deployment records: priced from %q, want the run config", got)
+	rows := readCSV(t, filepath.Join(out, "cost.csv"))
+	for _, target := range []string{"serverful", "serverless"} {
+		got := find(t, rows, "scenario", "rate", "target", target)
+		if !strings.Contains(got["priced_from"], "assumed: study defaults (t3a.xlarge, 1..5 instances; Lambda 3000 MB, Cloud Functions 1024 MB)") &&
+			!strings.Contains(got["priced_from"], "assumed (the size the stacks deploy") {
+			t.Errorf("%s without deployment records: priced from %q, want the study's defaults, named", target, got["priced_from"])
+		}
 	}
-	// Neither: assumed, and said so.
-	h.Config = nil
-	_, out = generate(t, h, recs, samples)
-	if got := find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverful")["priced_from"]; got != fromDefault {
-		t.Errorf("with nothing recorded: priced from %q, want %q", got, fromDefault)
+	want(t, find(t, rows, "scenario", "batches", "target", "serverless"), map[string]float64{"memory_mb": 3000})
+	if got := find(t, rows, "scenario", "rate", "target", "serverful")["basis"]; !strings.Contains(got, "1..5 × t3a.xlarge") {
+		t.Errorf("serverful without records: basis %q, want the study's 1..5 × t3a.xlarge", got)
 	}
 }
 
@@ -153,9 +171,10 @@ func TestCloudReportMemorySweep(t *testing.T) {
 		return r
 	}
 	recs := []results.Record{
-		// The fleet: two answers of 100 ms sent at once, 20 req/s.
+		// The fleet: two answers of 100 ms, 4.9 s apart: 0.4 req/s over 5 s, long
+		// enough to stand for a sustained rate.
 		req("batches", "serverful", "ecs", "predict", "1", 1, 0, 100, 200, no, 90, 0),
-		req("batches", "serverful", "ecs", "predict", "1", 1, 0, 100, 200, no, 90, 0),
+		req("batches", "serverful", "ecs", "predict", "1", 1, 4.9, 100, 200, no, 90, 0),
 		// 1024 MB: a forced cold start (not in the sweep) and three warm
 		// answers, one without platform figures (server 250.4 ms bills 251).
 		at(1024, 2000, req("sweep", sl, "lambda", "predict", results.GroupCold, 1, 10, 2500, 200, yes, 1800, 0)),
@@ -186,9 +205,10 @@ func TestCloudReportMemorySweep(t *testing.T) {
 	if !strings.Contains(r2["basis"], "platform billed ms") {
 		t.Errorf("2048 MB basis %q: want the platform's billed ms", r2["basis"])
 	}
-	// The fleet's line: one t3a.xlarge + ALB + LCUs at 2 / 0.1 s = 20 req/s.
+	// The fleet's line: one saturated t3a.xlarge with its 3 addresses, volume and
+	// surplus CPU + ALB + LCUs at 2 / 5 s = 0.4 req/s, + the bucket requests.
 	want(t, find(t, rows, "target", "serverful"), map[string]float64{
-		"usd_per_1000": (0.1504 + 0.0225 + 0.008*20/25) / (20 * 3600) * 1000, "memory_mb": math.NaN(),
+		"usd_per_1000": (0.1504+3*0.005+30*0.08/730+0.12+0.0225+0.008*0.4/25)/(0.4*3600)*1000 + (0.0004+0.005)/1000*1000, "memory_mb": math.NaN(),
 	})
 	// The cost table prices each sweep request at its own size.
 	if basis := find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "sweep", "target", sl)["basis"]; !strings.Contains(basis, "1024, 2048 MB") {
@@ -201,7 +221,7 @@ func TestCloudReportMemorySweep(t *testing.T) {
 	if img, err := png.Decode(bytes.NewReader(data)); err != nil || img.Bounds().Dy() <= img.Bounds().Dx()/2 {
 		t.Errorf("sweep chart: %v, %v; want a two-panel PNG", err, img.Bounds())
 	}
-	if svg, _ := os.ReadFile(filepath.Join(out, "sweep_serverless_predict.svg")); !bytes.Contains(svg, []byte("serverful fleet at 20 req/s")) {
+	if svg, _ := os.ReadFile(filepath.Join(out, "sweep_serverless_predict.svg")); !bytes.Contains(svg, []byte("serverful fleet at 0.4 req/s")) {
 		t.Error("sweep chart lacks the serverful fleet's line")
 	}
 	// A target at one size has no sweep.

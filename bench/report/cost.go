@@ -1,7 +1,6 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -13,6 +12,7 @@ import (
 	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/stats"
+	"github.com/servebench/servebench/study"
 )
 
 // Side is one target's showing in one scenario and function.
@@ -28,29 +28,30 @@ type Side struct {
 	ServerMean float64 // ms
 	BilledMean float64 // ms, as the platform billed it; NaN where it reported none
 	Throughput float64 // successful req/s over the scenario's span on this target
-	Sustained  float64 // the highest group throughput, req/s: what the fleet is priced on
+	// Sustained is the highest throughput of a group at least minSustainedSpan
+	// long, req/s: what the fleet is priced on here. NaN when no group is.
+	Sustained  float64
 	Instances  int     // serverful instances the sustained rate ran on
-	Per1000    float64 // USD per 1,000 requests; NaN when not priced
+	Per1000    float64 // USD per 1,000 requests at the measured load; NaN when not priced
 	PerRequest float64 // serverless USD per request; NaN for serverful
 	CostNote   string  // assumptions or why not priced
 	PricedFrom string  // where the target's billing settings came from
 }
 
-// BreakEvenRow compares one serverless side with one serverful side.
-type BreakEvenRow struct {
-	Serverless, Serverful string
-	cost.BreakEven
-}
-
-// Comparison is the answer at a glance for one scenario and function.
+// Comparison is one scenario and function at the load the scenario offered. The
+// answer across loads is the function's Load (load.go).
 type Comparison struct {
 	Scenario, Function string
 	Sides              []Side
 	FasterMean         string // target with the lower mean client time, or Tie
 	FasterP95          string
-	Cheaper            string // target with the lower cost per 1,000 requests, or Tie
-	BreakEvens         []BreakEvenRow
+	Cheaper            string // target with the lower cost per 1,000 requests at the measured load, or Tie
 }
+
+// minSustainedSpan is the shortest group whose throughput can stand for what a
+// side sustains: a burst of a few milliseconds says nothing of a steady rate,
+// while a rate step (5 s by default) spans a little less than its length.
+const minSustainedSpan = 4 * time.Second
 
 // pricing holds what the cost model needs beyond the price list, per target.
 type pricing struct {
@@ -61,34 +62,31 @@ type pricing struct {
 	fleets     map[string]fleetSpec // serverful targets
 	arch       map[string]string    // the deployment record's architecture, where known
 	forced     map[string]int       // Options.MemoryMB: priced at this size whatever the answers said
+	local      map[string]bool      // ran on this machine (deployment platform "local")
 }
 
-// fleetSpec is a serverful target's fleet as priced, and where each part of it
-// came from.
+// fleetSpec is a serverful target's fleet as priced, and where it came from.
 type fleetSpec struct {
 	InstanceType string
 	Min, Max     int // Max 0: not recorded
 	Source       string
 }
 
-// The YOLO study's fleet, priced when a results file records none.
-const (
-	studyInstanceType = "t3a.xlarge"
-	studyMinInstances = 1
-)
-
-// Sources of a fleet's description, strongest first.
+// Sources of a fleet's description, strongest first. The untyped run config is
+// no source: `run` never filled it, so it priced what it guessed.
 const (
 	fromOptions    = "report options"
 	fromDeployment = "deployment record (header.deployments)"
-	fromConfig     = "run config (header.config)"
-	fromDefault    = "assumed (nothing recorded: the study's " + studyInstanceType + ", at least 1 instance)"
 )
+
+// studyDefaults names what a target without a deployment record is priced as.
+var studyDefaults = fmt.Sprintf("assumed: study defaults (%s, %d..%d instances; Lambda %d MB, Cloud Functions %d MB): the results file records no deployment",
+	study.InstanceType, study.MinInstances, study.MaxInstances, study.LambdaMemoryMB, study.GCFMemoryMB)
 
 func newPricing(h results.Header, recs []results.Record, opt Options, prices cost.PriceList) pricing {
 	p := pricing{
 		prices: prices, kinds: map[string]cost.Kind{}, memory: map[string]int{}, memoryNote: map[string]string{},
-		fleets: map[string]fleetSpec{}, arch: map[string]string{}, forced: opt.MemoryMB,
+		fleets: map[string]fleetSpec{}, arch: map[string]string{}, forced: opt.MemoryMB, local: map[string]bool{},
 	}
 	platforms := map[string]string{}
 	reported := map[string]int{} // memory the service said it runs with
@@ -110,61 +108,46 @@ func newPricing(h results.Header, recs []results.Record, opt Options, prices cos
 		if hasDep && dep.Platform != "" && dep.Platform != "local" {
 			platform = dep.Platform // what was deployed, before what answered
 		}
+		p.local[t] = hasDep && dep.Platform == "local"
 		p.kinds[t] = kindOf(t, platform, opt.Kinds)
 		depMB := 0
 		if hasDep {
 			depMB = dep.MemoryMB
 			p.arch[t] = dep.Architecture
 		}
-		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], reported[t], depMB, h.Config, opt.MemoryMB)
+		p.memory[t], p.memoryNote[t] = memoryOf(t, p.kinds[t], reported[t], depMB, p.local[t], opt.MemoryMB)
 		if p.kinds[t] == cost.Serverful {
-			p.fleets[t] = fleetOf(dep, hasDep, h.Config, opt)
+			p.fleets[t] = fleetOf(dep, hasDep, opt)
 		}
 	}
 	return p
 }
 
 // fleetOf describes a serverful target's fleet: the options, else its typed
-// deployment record, else the untyped run config older results files carry,
-// else the study's fleet (said to be assumed).
-func fleetOf(dep results.Deployment, hasDep bool, cfg map[string]any, opt Options) fleetSpec {
-	var typ, typFrom, minFrom string
-	var minN int
-	switch {
-	case opt.InstanceType != "":
-		typ, typFrom = opt.InstanceType, fromOptions
-	case hasDep && dep.InstanceType != "":
-		typ, typFrom = dep.InstanceType, fromDeployment
-	default:
-		if v, ok := cfg["instance_type"].(string); ok && v != "" {
-			typ, typFrom = v, fromConfig
-		}
-	}
-	switch {
-	case opt.MinInstances > 0:
-		minN, minFrom = opt.MinInstances, fromOptions
-	case hasDep && dep.MinInstances > 0:
-		minN, minFrom = dep.MinInstances, fromDeployment
-	default:
-		if v, ok := cfg["min_instances"].(float64); ok && v >= 1 {
-			minN, minFrom = int(v), fromConfig
-		}
-	}
-	f := fleetSpec{InstanceType: typ, Min: minN}
+// deployment record, else the study's fleet (said to be assumed). A local
+// deployment records its instance counts but no instance type: it is priced as
+// the study's.
+func fleetOf(dep results.Deployment, hasDep bool, opt Options) fleetSpec {
+	f := fleetSpec{InstanceType: study.InstanceType, Min: study.MinInstances, Max: study.MaxInstances, Source: studyDefaults}
 	if hasDep {
-		f.Max = dep.MaxInstances
+		f.Source = fromDeployment
+		if dep.MinInstances > 0 {
+			f.Min, f.Max = dep.MinInstances, dep.MaxInstances
+		}
+		switch {
+		case dep.InstanceType != "":
+			f.InstanceType = dep.InstanceType
+		case dep.Platform == "local":
+			f.Source = fmt.Sprintf("%s; instance type assumed: the study's %s (a local run)", fromDeployment, study.InstanceType)
+		default:
+			f.Source = fmt.Sprintf("%s; instance type not recorded: assumed the study's %s", fromDeployment, study.InstanceType)
+		}
 	}
-	switch {
-	case typFrom == "" && minFrom == "":
-		f.Source = fromDefault
-	case typFrom == minFrom:
-		f.Source = typFrom
-	default:
-		f.Source = fmt.Sprintf("instance type: %s; minimum: %s", cmp.Or(typFrom, "assumed "+studyInstanceType), cmp.Or(minFrom, fmt.Sprint("assumed ", studyMinInstances)))
+	if opt.InstanceType != "" {
+		f.InstanceType, f.Source = opt.InstanceType, fromOptions
 	}
-	f.InstanceType = cmp.Or(f.InstanceType, studyInstanceType)
-	if f.Min < 1 {
-		f.Min = studyMinInstances
+	if opt.MinInstances > 0 {
+		f.Min, f.Source = opt.MinInstances, fromOptions
 	}
 	return f
 }
@@ -203,32 +186,24 @@ func kindOf(target, platform string, override map[string]cost.Kind) cost.Kind {
 	return ""
 }
 
-// memoryOf finds a serverless target's memory size: Options.MemoryMB, else what the
-// service reported in server.memory_mb, else its deployment record, else the
-// header config's "memory_mb" (a number, or an object by target name), else the
-// study's setting (noted as assumed).
-func memoryOf(target string, kind cost.Kind, reported, deployed int, cfg map[string]any, override map[string]int) (int, string) {
+// memoryOf finds a serverless target's memory size: Options.MemoryMB, else its
+// deployment record, else what the service reported in server.memory_mb, else the
+// size the stacks deploy (noted as assumed).
+func memoryOf(target string, kind cost.Kind, reported, deployed int, local bool, override map[string]int) (int, string) {
 	if mb, ok := override[target]; ok && mb > 0 {
 		return mb, "from options"
+	}
+	if deployed > 0 {
+		if local {
+			return deployed, "assumed by the local run"
+		}
+		return deployed, "from the deployment record"
 	}
 	if reported > 0 {
 		return reported, "reported by the service"
 	}
-	if deployed > 0 {
-		return deployed, "from the deployment record"
-	}
-	switch v := cfg["memory_mb"].(type) {
-	case float64:
-		if v > 0 {
-			return int(v), "from run config"
-		}
-	case map[string]any:
-		if mb, ok := v[target].(float64); ok && mb > 0 {
-			return int(mb), "from run config"
-		}
-	}
 	if mb, ok := cost.StudyMemoryMB[kind]; ok {
-		return mb, "assumed (the study's setting; not in the run's config)"
+		return mb, "assumed (the size the stacks deploy; no deployment record)"
 	}
 	return 0, ""
 }
@@ -267,15 +242,8 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 		s.ErrorRate = float64(s.Errors) / float64(s.Requests)
 		from, to := span(recs)
 		s.Throughput = stats.Throughput(s.Requests-s.Errors, to.Sub(from))
-		s.Sustained = math.NaN()
-		for _, gr := range g.groups {
-			if gr.Scenario == scenario && gr.Target == t && gr.Function == function && !math.IsNaN(gr.Throughput) {
-				if math.IsNaN(s.Sustained) || gr.Throughput > s.Sustained {
-					s.Sustained = gr.Throughput
-				}
-			}
-		}
-		pr.price(&s, recs, samples, from, to)
+		s.Sustained = sustained(g.groups, scenario, t, function)
+		pr.price(&s, function, recs, samples, from, to)
 		c.Sides = append(c.Sides, s)
 	}
 	if len(c.Sides) < 2 {
@@ -284,29 +252,29 @@ func (g *grouping) compare(scenario, function string, pr pricing, samples []resu
 	c.FasterMean = best(c.Sides, func(s Side) float64 { return s.ClientMean })
 	c.FasterP95 = best(c.Sides, func(s Side) float64 { return s.ClientP95 })
 	c.Cheaper = best(c.Sides, func(s Side) float64 { return s.Per1000 })
-	for _, sl := range c.Sides {
-		if sl.Kind != cost.Lambda && sl.Kind != cost.CloudFunctions || math.IsNaN(sl.PerRequest) {
-			continue
-		}
-		for _, sf := range c.Sides {
-			if sf.Kind != cost.Serverful || math.IsNaN(sf.Per1000) {
-				continue
-			}
-			fs := pr.fleets[sf.Target]
-			f := cost.Fleet{InstanceType: fs.InstanceType, MinInstances: fs.Min, PerInstance: sf.Sustained / float64(sf.Instances)}
-			be, err := pr.prices.FindBreakEven(sl.PerRequest, f)
-			if err != nil {
-				be.Why = err.Error()
-			}
-			c.BreakEvens = append(c.BreakEvens, BreakEvenRow{Serverless: sl.Target, Serverful: sf.Target, BreakEven: be})
-		}
-	}
 	return c
 }
 
-// price fills in s's cost from recs, its requests over [from, to].
-func (pr pricing) price(s *Side, recs []results.Record, samples []results.Sample, from, to time.Time) {
+// sustained is the highest throughput of the groups of scenario, target and
+// function that ran at least minSustainedSpan; NaN if none did.
+func sustained(groups []*Group, scenario, target, function string) float64 {
+	if gr := sustainedGroup(groups, scenario, target, function); gr != nil {
+		return gr.Throughput
+	}
+	return math.NaN()
+}
+
+// price fills in s's cost from recs, its requests of function over [from, to],
+// bucket requests included on both sides.
+func (pr pricing) price(s *Side, function string, recs []results.Record, samples []results.Sample, from, to time.Time) {
 	t := s.Target
+	obj, _ := pr.prices.ObjectPerRequest(function)
+	defer func() {
+		if !math.IsNaN(s.Per1000) {
+			s.Per1000 += obj * 1000
+			s.CostNote += fmt.Sprintf("; + bucket requests $%.3g each", obj)
+		}
+	}()
 	switch s.Kind {
 	case cost.Lambda, cost.CloudFunctions:
 		s.PricedFrom = "memory " + pr.memoryNote[t]
@@ -332,6 +300,10 @@ func (pr pricing) price(s *Side, recs []results.Record, samples []results.Sample
 		fs := pr.fleets[t]
 		s.PricedFrom = fs.Source
 		s.Instances = maxInstances(samples, t, from, to, fs.Min)
+		if math.IsNaN(s.Sustained) {
+			s.CostNote = fmt.Sprintf("no group of this scenario ran %v or longer: no sustained rate to price the fleet on", minSustainedSpan)
+			return
+		}
 		f := cost.Fleet{InstanceType: fs.InstanceType, MinInstances: fs.Min, PerInstance: s.Sustained / float64(s.Instances)}
 		per, err := pr.prices.ServerfulPer1000(f, s.Sustained)
 		if err != nil {
@@ -339,7 +311,7 @@ func (pr pricing) price(s *Side, recs []results.Record, samples []results.Sample
 			return
 		}
 		s.Per1000 = per
-		s.CostNote = fmt.Sprintf("%d × %s + ALB at the sustained %.3g req/s (fleet %s)", f.Size(s.Sustained), fs.InstanceType, s.Sustained, fs)
+		s.CostNote = fmt.Sprintf("%d × %s with addresses, root volumes, surplus CPU + ALB at the sustained %.3g req/s (fleet %s)", f.Size(s.Sustained), fs.InstanceType, s.Sustained, fs)
 	default:
 		s.CostNote = "billing unknown: set Options.Kinds for this target"
 	}

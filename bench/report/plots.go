@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/stats"
 )
@@ -97,12 +98,12 @@ type plotBuilder struct {
 }
 
 // figures draws every graph the data allows and names the ones it skipped.
-func figures(ctx context.Context, h results.Header, g *grouping, samples []results.Sample, sweeps []Sweep) ([]figure, []string, error) {
+func figures(ctx context.Context, h results.Header, g *grouping, samples []results.Sample, sweeps []Sweep, loads []Load, prices cost.PriceList) ([]figure, []string, error) {
 	b := &plotBuilder{h: h, g: g, samples: samples, t0: runStart(h, g, samples), colors: map[string]color.Color{}}
 	for i, t := range g.targets() {
 		b.colors[t] = plotutil.Color(i)
 	}
-	steps := []func() error{b.batchBars, b.timelines, b.cdfs, b.coldWarm, b.stages, b.instances, func() error { return b.sweepCharts(sweeps) }}
+	steps := []func() error{func() error { return b.costLoad(loads, prices) }, b.batchBars, b.timelines, b.cdfs, b.coldWarm, b.stages, b.instances, func() error { return b.sweepCharts(sweeps) }}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

@@ -28,19 +28,17 @@ type Options struct {
 	Prices     *cost.PriceList
 	PricesFile string
 
-	// MemoryMB is each serverless target's memory size (target → MB). Unset
-	// targets take the run config's "memory_mb" (a number, or an object by
-	// target), else the study's setting.
+	// MemoryMB is each serverless target's memory size (target → MB), over
+	// its deployment record.
 	MemoryMB map[string]int
 	// Kinds says how a target is billed (target → lambda, cloudfunctions,
 	// serverful). Unset targets are classified by the platform the service
 	// reported, then by name.
 	Kinds map[string]cost.Kind
-	// InstanceType and MinInstances describe every serverful fleet, over what
-	// the results header says: each target's deployment record
-	// (Header.Deployments), else the run config older files carry
-	// ("instance_type", "min_instances"), else t3a.xlarge and 1 (said to be
-	// assumed). The cost table names the source it priced each target from.
+	// InstanceType and MinInstances describe every serverful fleet, over each
+	// target's deployment record (Header.Deployments), the only thing the
+	// results file says the report prices from; without a record, the study's
+	// defaults, said to be assumed. The cost tables name the source of each.
 	InstanceType string
 	MinInstances int
 
@@ -57,8 +55,12 @@ type Summary struct {
 	Prices      cost.PriceList
 	Groups      []*Group
 	Comparisons []Comparison
-	Requests    int
-	Failed      int
+	// Loads answer per function across request rates (the headline).
+	Loads []Load
+	// Capacities are the rate scenario's capacity lines.
+	Capacities []results.Capacity
+	Requests   int
+	Failed     int
 	// Mislabelled counts the requests whose answers contradict their burst's
 	// label (a cold burst's request that ran warm, a warm one's that started
 	// cold), kept out of the cold and warm figures.
@@ -78,8 +80,9 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	if opt.OutDir == "" {
 		return nil, errors.New("report: no output directory (Options.OutDir)")
 	}
-	h, recs, samples, err := results.ReadFile(resultsPath)
-	sum := &Summary{ResultsPath: resultsPath, OutDir: opt.OutDir, Header: h}
+	file, err := results.ReadAllFile(resultsPath)
+	h, recs, samples := file.Header, file.Records, file.Samples
+	sum := &Summary{ResultsPath: resultsPath, OutDir: opt.OutDir, Header: h, Capacities: file.Capacities}
 	var trunc *results.TruncatedError
 	switch {
 	case errors.As(err, &trunc):
@@ -118,14 +121,18 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	}
 
 	sum.Sweeps = sweeps(g, pr, sum.Comparisons)
+	sum.Loads = loads(g, pr, sum.Capacities, samples)
 	tables := []table{
 		overviewTable(sum.Comparisons),
+		loadTable(sum.Loads, prices),
 		latencyTable(g.groups),
 		coldWarmTable(g, pr),
 		stagesTable(g),
 		costTable(sum.Comparisons, pr),
-		breakEvenTable(sum.Comparisons),
 		serversTable(recs),
+	}
+	if len(sum.Capacities) > 0 {
+		tables = append(tables, capacityTable(sum.Capacities))
 	}
 	if len(sum.Sweeps) > 0 {
 		tables = append(tables, sweepTable(sum.Sweeps))
@@ -133,7 +140,7 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	figs, skipped, err := figures(ctx, h, g, samples, sum.Sweeps)
+	figs, skipped, err := figures(ctx, h, g, samples, sum.Sweeps, sum.Loads, prices)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -148,6 +155,15 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "# servebench report\n\nResults: `%s`, started %s. Percentiles are exact (sorted samples, linear interpolation); std is the sample standard deviation (ddof 1); times in ms.\n\n",
 		filepath.Base(resultsPath), h.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	for _, line := range sum.Headline() {
+		fmt.Fprintf(&md, "%s\n\n", line)
+	}
+	for _, f := range figs {
+		if isLoadFigure(f) {
+			fmt.Fprintf(&md, "![%s](%s.svg)\n\n", f.Title, f.Name)
+		}
+	}
+	md.WriteString("At the load each scenario offered:\n\n")
 	for _, c := range sum.Comparisons {
 		for _, v := range c.Verdict() {
 			fmt.Fprintf(&md, "- %s\n", v)
@@ -162,7 +178,9 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	for _, f := range figs {
 		add(f.Name+".png", f.PNG)
 		add(f.Name+".svg", f.SVG)
-		fmt.Fprintf(&md, "![%s](%s.svg)\n\n", f.Title, f.Name)
+		if !isLoadFigure(f) {
+			fmt.Fprintf(&md, "![%s](%s.svg)\n\n", f.Title, f.Name)
+		}
 	}
 	add("report.md", md.Bytes())
 	add("index.html", page(sum, tables, figs, skipped))
@@ -269,15 +287,17 @@ func (c Comparison) Verdict() []string {
 	}
 	if c.Cheaper != "" {
 		per := func(s Side) string { return dollars(s.Per1000) }
-		out = append(out, fmt.Sprintf("%s: cheaper per 1,000 requests at the measured load: %s", head, verdict(c.Cheaper, per)))
+		out = append(out, fmt.Sprintf("%s: cheaper per 1,000 requests at the load this scenario offered: %s", head, verdict(c.Cheaper, per)))
 	}
-	for _, b := range c.BreakEvens {
-		if b.Found {
-			out = append(out, fmt.Sprintf("%s: %s and %s break even at %.3g req/s (%d serverful instance(s), $%.2f a month each); below it %s is cheaper",
-				head, b.Serverless, b.Serverful, b.Rate, b.Fleet, b.Monthly, b.Serverless))
-		} else {
-			out = append(out, fmt.Sprintf("%s: %s vs %s: no break-even: %s", head, b.Serverless, b.Serverful, b.Why))
-		}
+	return out
+}
+
+// Headline is the answer at a glance, the same sentences wherever it is shown:
+// each function's Load sentences, in order.
+func (s *Summary) Headline() []string {
+	var out []string
+	for _, l := range s.Loads {
+		out = append(out, l.Sentences()...)
 	}
 	return out
 }
@@ -287,6 +307,12 @@ func (c Comparison) Verdict() []string {
 func (s *Summary) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "servebench report: %d requests, %d failed (%s)\n", s.Requests, s.Failed, percent(float64(s.Failed)/math.Max(1, float64(s.Requests))))
+	for _, line := range s.Headline() {
+		fmt.Fprintf(&b, "\n%s", line)
+	}
+	if len(s.Loads) > 0 {
+		b.WriteString("\n")
+	}
 	overview := overviewTable(s.Comparisons)
 	scenarios := []string{}
 	for _, c := range s.Comparisons {

@@ -56,11 +56,17 @@ var yes, no = func() *bool { b := true; return &b }(), func() *bool { b := false
 func fixture() (results.Header, []results.Record, []results.Sample) {
 	h := results.Header{
 		Kind: "header", Started: t0, Command: []string{"servebench", "local"},
-		Config:    map[string]any{"memory_mb": map[string]any{"serverless": 2048.0}, "instance_type": "t3a.xlarge"},
+		// The untyped config is no source of prices any more: these would price
+		// the serverless side at 4096 MB and the fleet as t3.xlarge.
+		Config:    map[string]any{"memory_mb": map[string]any{"serverless": 4096.0}, "instance_type": "t3.xlarge", "min_instances": 3.0},
 		Versions:  map[string]string{"servebench": "test"},
 		Machine:   results.Machine{Hostname: "box", OS: "linux", Arch: "amd64", CPUs: 2},
 		Targets:   map[string]string{"serverful": "http://127.0.0.1:1", "serverless": "http://127.0.0.1:2"},
-		Scenarios: []string{"batches", "coldwarm"},
+		Scenarios: []string{"batches", "coldwarm", "rate"},
+		Deployments: map[string]results.Deployment{
+			"serverful":  {Platform: "ecs", Endpoint: "http://127.0.0.1:1", InstanceType: "t3a.xlarge", MinInstances: 1, MaxInstances: 5},
+			"serverless": {Platform: "lambda", Endpoint: "http://127.0.0.1:2", MemoryMB: 2048},
+		},
 	}
 	const sf, sl = "serverful", "serverless"
 	recs := []results.Record{
@@ -85,6 +91,14 @@ func fixture() (results.Header, []results.Record, []results.Sample) {
 		req("coldwarm", sf, "ecs", "faces/predict", "cold", 1, 20, 800, 200, yes, 700, 0),
 		req("coldwarm", sf, "ecs", "faces/predict", "cold", 1, 20, 5, 0, nil, 0, 0),
 	}
+	// rate: one step of 6 warm requests a second apart on each side, 40 s to
+	// 45.1 s (serverful) and 45.3 s (serverless): long enough to stand for a rate.
+	for i := range 6 {
+		at := 40 + float64(i)
+		recs = append(recs,
+			req("rate", sf, "ecs", "predict", "4/s", 1, at, 100, 200, no, 80, 0),
+			req("rate", sl, "lambda", "predict", "4/s", 1, at, 300, 200, no, 250.4, 0))
+	}
 	samples := []results.Sample{
 		{Kind: "sample", Target: sf, Metric: "instances", Time: t0.Add(time.Second), Value: 1},
 		{Kind: "sample", Target: sf, Metric: "instances", Time: t0.Add(10050 * time.Millisecond), Value: 2},
@@ -93,7 +107,21 @@ func fixture() (results.Header, []results.Record, []results.Sample) {
 	return h, recs, samples
 }
 
-func writeResults(t testing.TB, dir string, h results.Header, recs []results.Record, samples []results.Sample, tail string) string {
+// fixtureCapacities are what the rate scenario's search found in the fixture's
+// run: one serverful instance holds 20 req/s with scaling held, 50 with it on;
+// the serverless side held the search's top rate, 64/s.
+func fixtureCapacities() []results.Capacity {
+	c := results.Capacity{Kind: "capacity", Scenario: "rate", Function: "predict", Percentile: 95, ObjectiveMS: 1000, MaxErrors: 0.01, StepS: 10}
+	held, on, sl := c, c, c
+	held.Target, held.Scaling, held.Instances, held.RatePerS, held.MissedPerS, held.LimitedBy = "serverful", results.ScalingHeld, 1, 20, 22, results.LimitedObjective
+	on.Target, on.Scaling, on.Instances, on.RatePerS, on.LimitedBy = "serverful", results.ScalingOn, 3, 50, results.LimitedCap
+	sl.Target, sl.Scaling, sl.RatePerS, sl.LimitedBy = "serverless", results.ScalingServerless, 64, results.LimitedCap
+	return []results.Capacity{held, on, sl}
+}
+
+// writeResults writes a results file: h, recs with samples after the fourth,
+// then extra lines (capacities), then tail (e.g. a cut-off line).
+func writeResults(t testing.TB, dir string, h results.Header, recs []results.Record, samples []results.Sample, tail string, extra ...any) string {
 	t.Helper()
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -106,6 +134,9 @@ func writeResults(t testing.TB, dir string, h results.Header, recs []results.Rec
 				enc.Encode(s)
 			}
 		}
+	}
+	for _, x := range extra {
+		enc.Encode(x)
 	}
 	b.WriteString(tail)
 	path := filepath.Join(dir, "run.jsonl")
@@ -183,14 +214,18 @@ func TestGenerate(t *testing.T) {
 	dir := t.TempDir()
 	h, recs, samples := fixture()
 	// The writer died mid-line: the report must still come out, saying so.
-	path := writeResults(t, dir, h, recs, samples, `{"kind":"request","scenario":"batches","tar`)
+	var caps []any
+	for _, c := range fixtureCapacities() {
+		caps = append(caps, c)
+	}
+	path := writeResults(t, dir, h, recs, samples, `{"kind":"request","scenario":"batches","tar`, caps...)
 	out := filepath.Join(dir, "report")
 	sum, err := Generate(context.Background(), path, Options{OutDir: out, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Requests != 16 || sum.Failed != 2 {
-		t.Errorf("requests %d failed %d, want 16 and 2", sum.Requests, sum.Failed)
+	if sum.Requests != 28 || sum.Failed != 2 || len(sum.Capacities) != 3 {
+		t.Errorf("requests %d failed %d capacities %d, want 28, 2 and 3", sum.Requests, sum.Failed, len(sum.Capacities))
 	}
 	if !slices.ContainsFunc(sum.Warnings, func(w string) bool { return strings.Contains(w, "truncated") }) {
 		t.Errorf("no truncation warning in %v", sum.Warnings)
@@ -221,8 +256,9 @@ func TestGenerate(t *testing.T) {
 	t1 := readCSV(t, filepath.Join(out, "table1_coldwarm.csv"))
 	// serverless coldwarm: cold 3000 3200 → mean 3100, std sqrt(2·100²/1) = 141.42…;
 	// warm server 400 420 → mean 410, std sqrt(200).
+	// sem = std / √n = 141.42… / √2 = 100.
 	want(t, find(t, t1, "scenario", "coldwarm", "target", "serverless", "measure", "client", "start", "forced-cold"), map[string]float64{
-		"memory_mb": 2048, "n": 2, "mean_ms": 3100, "min_ms": 3000, "max_ms": 3200, "std_ms": math.Sqrt(20000),
+		"memory_mb": 2048, "n": 2, "mean_ms": 3100, "min_ms": 3000, "max_ms": 3200, "std_ms": math.Sqrt(20000), "sem_ms": 100,
 	})
 	want(t, find(t, t1, "scenario", "coldwarm", "target", "serverless", "measure", "server", "start", "warm"), map[string]float64{
 		"n": 2, "mean_ms": 410, "std_ms": math.Sqrt(200),
@@ -238,28 +274,54 @@ func TestGenerate(t *testing.T) {
 
 	costs := readCSV(t, filepath.Join(out, "cost.csv"))
 	p := cost.Default()
-	// Lambda, 2048 MB from the run config: billed 900+500, 300, 200, ⌈300.4⌉ = 301 ms
-	// → mean 550.25 ms × 2 GB; + $0.20 + $1.00 per million.
+	obj := (0.0004 + 0.005) / 1000 // predict: one GET and one PUT
+	// Lambda, 2048 MB from the deployment record: billed 900+500, 300, 200, ⌈300.4⌉ = 301 ms
+	// → mean 550.25 ms × 2 GB; + $0.20 + $1.00 per million; + the bucket requests.
 	lambda1000 := (0.55025*2*p.Lambda.GBSecond + 1.2e-6) * 1000
-	want(t, find(t, costs, "scenario", "batches", "target", "serverless"), map[string]float64{"usd_per_1000": lambda1000, "memory_mb": 2048})
-	// Serverful: sustained = the best group, 2/0.13 req/s, on 2 instances (the most
-	// sampled during the batches); 2 × $0.1504 + $0.0225 + $0.008 × rate/25 an hour.
-	rate := 2 / 0.13
-	hourly := 2*0.1504 + 0.0225 + 0.008*rate/25
-	want(t, find(t, costs, "scenario", "batches", "target", "serverful"), map[string]float64{
-		"usd_per_1000": hourly / (rate * 3600) * 1000, "instances": 2, "sustained_rps": rate,
+	want(t, find(t, costs, "scenario", "batches", "target", "serverless"), map[string]float64{"usd_per_1000": lambda1000 + obj*1000, "memory_mb": 2048})
+	// Serverful, batches: no group ran minSustainedSpan (4 s), so no rate to
+	// price the fleet on.
+	bsf := find(t, costs, "scenario", "batches", "target", "serverful")
+	want(t, bsf, map[string]float64{"usd_per_1000": math.NaN(), "sustained_rps": math.NaN()})
+	if !strings.Contains(bsf["basis"], minSustainedSpan.String()+" or longer") {
+		t.Errorf("batches serverful basis %q, want why it is not priced", bsf["basis"])
+	}
+	// Serverful, rate: 6 requests over 40 → 45.1 s, on the minimum 1 instance
+	// (no sample in the step), saturated: t3a.xlarge + 3 addresses + 30 GiB gp3
+	// + surplus (4 − 1.6) × $0.05 + ALB + LCUs, an hour, over the requests of an hour.
+	rate := 6 / 5.1
+	hourly := 0.1504 + 3*0.005 + 30*0.08/730 + 0.12 + 0.0225 + 0.008*rate/25
+	want(t, find(t, costs, "scenario", "rate", "target", "serverful"), map[string]float64{
+		"usd_per_1000": hourly/(rate*3600)*1000 + obj*1000, "instances": 1, "sustained_rps": rate,
 	})
 
-	be := readCSV(t, filepath.Join(out, "breakeven.csv"))
-	// Break-even: serverless $/h per req/s s = lambda1000/1000·3600; d = s − 0.008/25;
-	// fleet of 2 at least... per instance rate/2 = 7.69 req/s: first step r = (0.1504 + 0.0225)/d.
-	s := lambda1000 / 1000 * 3600
-	d := s - 0.008/25
-	r := (0.1504 + 0.0225) / d
-	if r > rate/2 {
-		t.Fatalf("fixture no longer crosses in the first step (r = %v)", r)
+	// Cost against load, predict: serverless warm = batches 300, 200, ⌈300.4⌉ and
+	// rate 6 × ⌈250.4⌉ billed ms (mean 2307/9); the one cold request bills 900 + 500.
+	loadRow := find(t, readCSV(t, filepath.Join(out, "cost_load.csv")), "function", "predict")
+	warmMS := 2307.0 / 9
+	gbs := 2 * p.Lambda.GBSecond / 1000 // $ per billed ms at 2048 MB
+	warmUSD := warmMS*gbs + 1.2e-6
+	extra := (1400 - warmMS) * gbs
+	share := warmMS / 3.6e6 // one replacement per instance-hour
+	perReq := warmUSD + share*extra
+	// Warm client p95: serverless 250, 300 × 6, 350, 400 → h = 7.6 → 380;
+	// serverful 100 × 6, 110, 130, 200, 300 → h = 8.55 → 255. Cold adds
+	// 1000 − 2800/9 ms.
+	want(t, loadRow, map[string]float64{
+		"memory_mb": 2048, "warm_n": 9, "warm_billed_ms": warmMS, "warm_usd": warmUSD, "cold_n": 1, "cold_extra_usd": extra,
+		"cold_share": share, "serverless_usd_per_request": perReq, "object_usd": obj,
+		"min_instances": 1, "capacity_rps_per_instance": 20,
+		"instance_usd_h": 0.1504 + 0.005 + 30*0.08/730, "surplus_usd_h": 0.12, "fixed_usd_h": 0.0225 + 2*0.005,
+		"serverless_warm_p95_ms": 380, "serverful_warm_p95_ms": 255, "cold_add_ms": 1000 - 2800.0/9,
+	})
+	be, err := p.FindBreakEven(cost.Load{Serverless: perReq, Object: obj, Fleet: cost.Fleet{InstanceType: "t3a.xlarge", MinInstances: 1, PerInstance: 20}})
+	if err != nil || !be.Found {
+		t.Fatalf("fixture has no break-even: %+v %v", be, err)
 	}
-	want(t, find(t, be, "scenario", "batches", "serverless", "serverless"), map[string]float64{"break_even_rps": r, "fleet": 1, "monthly_usd": s * r * 730})
+	want(t, loadRow, map[string]float64{"break_even_rps": be.Rate, "fleet_at_break_even": float64(be.Fleet), "monthly_usd_at_break_even": be.Monthly, "crossings": float64(be.Crossings)})
+	if loadRow["instance_type"] != "t3a.xlarge" || !strings.Contains(loadRow["capacity_basis"], "measured") {
+		t.Errorf("cost_load row %v: want t3a.xlarge from the deployment record and a measured capacity", loadRow)
+	}
 
 	sumRows := readCSV(t, filepath.Join(out, "summary.csv"))
 	// serverless over all batches: client 1000 400 250 350 → mean 500; p95: h = 2.85
@@ -279,7 +341,7 @@ func TestGenerate(t *testing.T) {
 			cmpBatches = &sum.Comparisons[i]
 		}
 	}
-	if cmpBatches == nil || cmpBatches.FasterMean != "serverful" || cmpBatches.Cheaper == "" || len(cmpBatches.BreakEvens) != 1 {
+	if cmpBatches == nil || cmpBatches.FasterMean != "serverful" {
 		t.Errorf("batches comparison: %+v", cmpBatches)
 	}
 
@@ -289,7 +351,7 @@ func TestGenerate(t *testing.T) {
 	if err := sum.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"== batches ==", "== coldwarm ==", "faster on mean client time: serverful", "break even at", "truncated", "index.html"} {
+	for _, s := range []string{"== batches ==", "== coldwarm ==", "== rate ==", "faster on mean client time: serverful", "serverless is cheaper, above it serverful", "truncated", "index.html"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("terminal summary lacks %q:\n%s", s, text.String())
 		}
@@ -301,11 +363,11 @@ func TestGenerate(t *testing.T) {
 func checkFiles(t *testing.T, out string) {
 	t.Helper()
 	var names []string
-	for _, tb := range []string{"summary", "latency", "table1_coldwarm", "stages", "cost", "breakeven", "servers"} {
+	for _, tb := range []string{"summary", "cost_load", "latency", "table1_coldwarm", "stages", "cost", "servers", "capacity"} {
 		names = append(names, tb+".md", tb+".csv")
 	}
 	for _, f := range []string{"batches", "timeline_serverful", "timeline_serverless", "cdf_batches", "cdf_coldwarm",
-		"coldwarm_serverful", "coldwarm_serverless", "stages", "instances"} {
+		"coldwarm_serverful", "coldwarm_serverless", "stages", "instances", "cost_load_predict"} {
 		names = append(names, f+".png", f+".svg")
 	}
 	names = append(names, "report.md", "index.html")
@@ -336,11 +398,11 @@ func checkFiles(t *testing.T, out string) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "table1_coldwarm.md"))
-	if !strings.Contains(string(md), "| 3100.0 | 3000.0 | 3200.0 | 141.4 |") || !strings.Contains(string(md), "| 100.0 | 100.0 | 100.0 | – |") {
+	if !strings.Contains(string(md), "| 3100.0 | 3000.0 | 3200.0 | 141.4 | 100.0 |") || !strings.Contains(string(md), "| 100.0 | 100.0 | 100.0 | – | – |") {
 		t.Errorf("markdown Table 1 does not show the CSV's numbers:\n%s", md)
 	}
 	page := checkSelfContained(t, filepath.Join(out, "index.html"))
-	for _, s := range []string{"At a glance", "exact", "ddof = 1", "server.cold", "0.0000166667", "Break-even", "<svg", "box", "Table 1", "truncated"} {
+	for _, s := range []string{"The answer", "exact", "ddof = 1", "server.cold", "0.0000166667", "Break-even", "<svg", "box", "Table 1", "standard error", "truncated"} {
 		if !bytes.Contains(page, []byte(s)) {
 			t.Errorf("index.html lacks %q", s)
 		}
@@ -429,9 +491,9 @@ func TestGenerateBadInputWritesNothing(t *testing.T) {
 }
 
 // TestPriceOverride prices serverless at twice the list price and half the
-// memory, the memory coming either from the options or from the service's own
-// answers (which win over the run config's 2048 MB): the same compute charge as in
-// TestGenerate either way.
+// memory, the memory coming either from the options (over the deployment
+// record's 2048 MB) or, where the record names none, from the service's own
+// answers: the same compute charge as in TestGenerate either way.
 func TestPriceOverride(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -449,6 +511,9 @@ func TestPriceOverride(t *testing.T) {
 					recs[i].MemoryMB = c.reported
 				}
 			}
+			if c.reported > 0 {
+				h.Deployments["serverless"] = results.Deployment{Platform: "lambda"}
+			}
 			path := writeResults(t, dir, h, recs, samples, "")
 			p := cost.Default()
 			p.Lambda.GBSecond *= 2
@@ -457,7 +522,7 @@ func TestPriceOverride(t *testing.T) {
 				t.Fatal(err)
 			}
 			want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
-				"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000, "memory_mb": 1024,
+				"usd_per_1000": (0.55025*2*cost.Default().Lambda.GBSecond+1.2e-6)*1000 + (0.0004+0.005)/1000*1000, "memory_mb": 1024,
 			})
 		})
 	}
@@ -608,9 +673,10 @@ func TestBilledFromPlatform(t *testing.T) {
 	}
 	coldwarm := readCSV(t, filepath.Join(out, "table1_coldwarm.csv"))
 	want(t, find(t, coldwarm, "scenario", "batches", "target", "serverless", "measure", Billed, "start", "cold"), map[string]float64{"n": 1, "mean_ms": 1500})
-	// Priced on the platform's billed milliseconds (2048 MB from the run's config).
+	// Priced on the platform's billed milliseconds (2048 MB from the deployment
+	// record), + the bucket requests.
 	want(t, find(t, readCSV(t, filepath.Join(out, "cost.csv")), "scenario", "batches", "target", "serverless"), map[string]float64{
-		"usd_per_1000": (0.58375*2*cost.Default().Lambda.GBSecond + 1.2e-6) * 1000,
+		"usd_per_1000": (0.58375*2*cost.Default().Lambda.GBSecond+1.2e-6)*1000 + (0.0004+0.005)/1000*1000,
 	})
 }
 
@@ -638,13 +704,13 @@ func TestServersTable(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("%d rows, want serverful, serverless and serverless on gomlx: %v", len(rows), rows)
 	}
-	// serverful: 8 records, 1 failed before any answer (no server object); the 503 answered.
+	// serverful: 14 records, 1 failed before any answer (no server object); the 503 answered.
 	r := find(t, rows, "target", "serverful")
-	if r["platform"] != "ecs" || r["backend"] != "onnxruntime" || r["threads"] != "2" || r["codec"] != "turbojpeg" || r["answers"] != "7" || r["memory_mb"] != dash {
+	if r["platform"] != "ecs" || r["backend"] != "onnxruntime" || r["threads"] != "2" || r["codec"] != "turbojpeg" || r["answers"] != "13" || r["memory_mb"] != dash {
 		t.Errorf("serverful row %v", r)
 	}
 	r = find(t, rows, "target", "serverless", "backend", "onnxruntime")
-	if r["threads"] != "1" || r["memory_mb"] != "1024" || r["answers"] != "7" {
+	if r["threads"] != "1" || r["memory_mb"] != "1024" || r["answers"] != "13" {
 		t.Errorf("serverless row %v", r)
 	}
 	r = find(t, rows, "target", "serverless", "backend", "gomlx")

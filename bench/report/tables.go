@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/stats"
 )
@@ -84,10 +83,12 @@ func coldWarmTable(g *grouping, pr pricing) table {
 			"forced-cold = the burst after a forced cold start, each request a fresh instance's first; deploy-cold = the first burst after a deploy (image caches cold too); " +
 			"cold/warm = the answer's flag in unlabelled groups (batches, rate steps) and warm bursts; " +
 			"mislabelled-cold = in a cold burst but ran warm or on an instance that had served before; mislabelled-warm = in a warm burst but started cold. " +
-			"Mislabelled requests are counted here and in no other cold or warm figure. Memory as each answer reported it, else as priced.",
+			"Mislabelled requests are counted here and in no other cold or warm figure. Memory as each answer reported it, else as priced. " +
+			"std is the sample standard deviation (ddof 1), sem the standard error of the mean (std / √n), side by side: the Eigenfaces study's Table 1 column labelled \"std\" matches the standard error " +
+			"(n = 30 with min 2.14 and max 9.12: no sample standard deviation can be 0.26, it is at least about 0.9), so compare its figures with sem.",
 		Cols: []column{
 			{"scenario", nil}, {"target", nil}, {"memory_mb", mbFn}, {"function", nil}, {"measure", nil}, {"start", nil},
-			{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1}, {"p50_ms", ms1},
+			{"n", nil}, {"mean_ms", ms1}, {"min_ms", ms1}, {"max_ms", ms1}, {"std_ms", ms1}, {"sem_ms", ms1}, {"p50_ms", ms1},
 		},
 	}
 	type key struct {
@@ -138,7 +139,7 @@ func coldWarmTable(g *grouping, pr pricing) table {
 			if k.memory > 0 {
 				mem = float64(k.memory)
 			}
-			t.Rows = append(t.Rows, []any{k.scenario, k.target, mem, k.function, measure, k.start, s.N, s.Mean, s.Min, s.Max, s.Std, s.P50})
+			t.Rows = append(t.Rows, []any{k.scenario, k.target, mem, k.function, measure, k.start, s.N, s.Mean, s.Min, s.Max, s.Std, stats.StdErr(xs), s.P50})
 		}
 	}
 	return t
@@ -237,8 +238,8 @@ func costTable(cs []Comparison, pr pricing) table {
 	t := table{
 		Name:  "cost",
 		Title: "Cost per 1,000 requests",
-		Note: fmt.Sprintf("Prices: %s (%s). Serverless from each answered request's billed time (the platform's billed duration where it reported one, else total + init, rounded up to the billing increment); serverful from the hourly cost of its instances + ALB over the highest group throughput it sustained. priced_from says where each target's instance type, fleet size or memory came from.",
-			pr.prices.Date, pr.prices.Note),
+		Note: fmt.Sprintf("At the load each scenario offered, cold starts and all (the cost against load table answers for a sustained rate). Prices: %s (%s). Serverless from each answered request's billed time (the platform's billed duration where it reported one, else total + init, rounded up to the billing increment); serverful from the hourly cost of its instances with their public addresses, root volumes and surplus CPU + ALB over the highest throughput of a group at least %v long; bucket requests on both sides. priced_from says where each target's instance type, fleet size or memory came from: only the results header's deployment records, else the study's defaults (said so).",
+			pr.prices.Date, pr.prices.Note, minSustainedSpan),
 		Cols: []column{
 			{"scenario", nil}, {"function", nil}, {"target", nil}, {"billing", nil}, {"memory_mb", mbFn},
 			{"requests", nil}, {"server_mean_ms", ms1}, {"sustained_rps", rps}, {"instances", nil}, {"usd_per_1000", dollars}, {"basis", nil}, {"priced_from", nil},
@@ -247,29 +248,6 @@ func costTable(cs []Comparison, pr pricing) table {
 	for _, c := range cs {
 		for _, s := range c.Sides {
 			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, s.Target, string(s.Kind), s.MemoryMB, s.Requests, s.ServerMean, s.Sustained, s.Instances, s.Per1000, s.CostNote, s.PricedFrom})
-		}
-	}
-	return t
-}
-
-func breakEvenTable(cs []Comparison) table {
-	t := table{
-		Name:  "breakeven",
-		Title: "Break-even request rate",
-		Note: fmt.Sprintf("The lowest steady rate at which serverless costs as much as the serverful fleet sized for it (its instance type and minimum as priced in the cost table, each instance serving the rate one instance sustained); months of %d h.",
-			cost.HoursPerMonth),
-		Cols: []column{
-			{"scenario", nil}, {"function", nil}, {"serverless", nil}, {"serverful", nil},
-			{"break_even_rps", rps}, {"fleet", nil}, {"monthly_usd", fixed(2)}, {"note", nil},
-		},
-	}
-	for _, c := range cs {
-		for _, b := range c.BreakEvens {
-			rate, monthly, fleet := b.Rate, b.Monthly, any(b.Fleet)
-			if !b.Found {
-				rate, monthly, fleet = nan, nan, dash
-			}
-			t.Rows = append(t.Rows, []any{c.Scenario, c.Function, b.Serverless, b.Serverful, rate, fleet, monthly, b.Why})
 		}
 	}
 	return t

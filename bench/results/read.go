@@ -30,15 +30,29 @@ func (e *TruncatedError) Error() string {
 
 func (e *TruncatedError) Unwrap() error { return e.Err }
 
+// File is everything a results file holds, by kind.
+type File struct {
+	Header     Header
+	Records    []Record
+	Samples    []Sample
+	Capacities []Capacity
+}
+
 // Read parses a results file: the Header on the first line, then Record
-// ("request") and Sample ("sample") lines in any order. A malformed line anywhere
-// but at the unterminated end, an unknown kind, or a missing header is an error
-// naming the line; a truncated last line is skipped with a *TruncatedError.
+// ("request"), Sample ("sample") and Capacity ("capacity") lines in any order. It
+// is ReadAll for the callers that need no capacities.
 func Read(r io.Reader) (Header, []Record, []Sample, error) {
+	f, err := ReadAll(r)
+	return f.Header, f.Records, f.Samples, err
+}
+
+// ReadAll parses a results file into its kinds. A malformed line anywhere but at
+// the unterminated end, an unknown kind, or a missing header is an error naming
+// the line (with nothing but the header returned); a truncated last line is
+// skipped with a *TruncatedError and everything before it returned.
+func ReadAll(r io.Reader) (File, error) {
 	var (
-		h       Header
-		recs    []Record
-		samples []Sample
+		f       File
 		br      = bufio.NewReaderSize(r, 64<<10)
 		line    int
 		gotHead bool
@@ -46,7 +60,7 @@ func Read(r io.Reader) (Header, []Record, []Sample, error) {
 	for {
 		raw, rerr := br.ReadBytes('\n')
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return h, nil, nil, fmt.Errorf("results: read line %d: %w", line+1, rerr)
+			return File{Header: f.Header}, fmt.Errorf("results: read line %d: %w", line+1, rerr)
 		}
 		terminated := rerr == nil
 		if len(raw) == 0 && !terminated {
@@ -60,24 +74,24 @@ func Read(r io.Reader) (Header, []Record, []Sample, error) {
 			}
 			continue
 		}
-		err := decodeLine(data, &h, &gotHead, &recs, &samples)
+		err := decodeLine(data, &f, &gotHead)
 		if err != nil {
 			if !terminated && gotHead {
-				return h, recs, samples, &TruncatedError{Line: line, Bytes: len(raw), Err: err}
+				return f, &TruncatedError{Line: line, Bytes: len(raw), Err: err}
 			}
-			return h, nil, nil, fmt.Errorf("results: line %d: %w", line, err)
+			return File{Header: f.Header}, fmt.Errorf("results: line %d: %w", line, err)
 		}
 		if !terminated {
 			break
 		}
 	}
 	if !gotHead {
-		return h, nil, nil, errors.New("results: no header line (empty file?)")
+		return File{Header: f.Header}, errors.New("results: no header line (empty file?)")
 	}
-	return h, recs, samples, nil
+	return f, nil
 }
 
-func decodeLine(data []byte, h *Header, gotHead *bool, recs *[]Record, samples *[]Sample) error {
+func decodeLine(data []byte, f *File, gotHead *bool) error {
 	var k struct {
 		Kind string `json:"kind"`
 	}
@@ -89,40 +103,49 @@ func decodeLine(data []byte, h *Header, gotHead *bool, recs *[]Record, samples *
 			return fmt.Errorf("first line has kind %q, want \"header\"", k.Kind)
 		}
 		*gotHead = true
-		return json.Unmarshal(data, h)
+		return json.Unmarshal(data, &f.Header)
 	}
 	switch k.Kind {
 	case "request":
-		var rec Record
-		if err := json.Unmarshal(data, &rec); err != nil {
-			return err
-		}
-		*recs = append(*recs, rec)
+		return appendLine(data, &f.Records)
 	case "sample":
-		var s Sample
-		if err := json.Unmarshal(data, &s); err != nil {
-			return err
-		}
-		*samples = append(*samples, s)
+		return appendLine(data, &f.Samples)
+	case "capacity":
+		return appendLine(data, &f.Capacities)
 	case "header":
 		return errors.New("second header line")
 	default:
-		return fmt.Errorf("unknown kind %q (want request or sample)", k.Kind)
+		return fmt.Errorf("unknown kind %q (want request, sample or capacity)", k.Kind)
 	}
+}
+
+// appendLine decodes data as one T and appends it.
+func appendLine[T any](data []byte, to *[]T) error {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*to = append(*to, v)
 	return nil
 }
 
 // ReadFile is Read on the file at path.
 func ReadFile(path string) (Header, []Record, []Sample, error) {
-	f, err := os.Open(path)
+	f, err := ReadAllFile(path)
+	return f.Header, f.Records, f.Samples, err
+}
+
+// ReadAllFile is ReadAll on the file at path.
+func ReadAllFile(path string) (File, error) {
+	fh, err := os.Open(path)
 	if err != nil {
-		return Header{}, nil, nil, fmt.Errorf("results: %w", err)
+		return File{}, fmt.Errorf("results: %w", err)
 	}
-	defer f.Close()
-	h, recs, samples, err := Read(f)
+	defer fh.Close()
+	f, err := ReadAll(fh)
 	if err != nil {
 		// Wrapped with %w so errors.As still finds a *TruncatedError.
-		return h, recs, samples, fmt.Errorf("%s: %w", path, err)
+		return f, fmt.Errorf("%s: %w", path, err)
 	}
-	return h, recs, samples, nil
+	return f, nil
 }

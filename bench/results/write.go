@@ -68,6 +68,15 @@ func (w *Writer) Sample(s Sample) error {
 	return nil
 }
 
+// Capacity writes one capacity found by the rate scenario's search.
+func (w *Writer) Capacity(c Capacity) error {
+	c.Kind = "capacity"
+	if err := w.line(c); err != nil {
+		return fmt.Errorf("write capacity of %s %s (%s): %w", c.Target, c.Function, c.Scaling, err)
+	}
+	return nil
+}
+
 // Records is the number of request records written so far.
 func (w *Writer) Records() int {
 	w.mu.Lock()

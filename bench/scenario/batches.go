@@ -9,14 +9,15 @@ import (
 
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/study"
 )
 
 // Batches is the YOLO study's load: Batches batches one after another, each Size
 // concurrent POST /predict, images cycled from Images, no think time. (Keep-alive
 // is the Attacker's setting; the study had it off.)
 type Batches struct {
-	Size    int      // concurrent requests per batch (study: 9)
-	Batches int      // batches (study: 4)
+	Size    int      // concurrent requests per batch (the YOLO study: study.BatchSize)
+	Batches int      // batches (the YOLO study: study.Batches)
 	Images  []string // input-bucket keys, e.g. "images/dog.jpg"
 }
 
@@ -24,7 +25,7 @@ type Batches struct {
 func (b Batches) Name() string { return "batches" }
 
 // Planned implements Scenario.
-func (b Batches) Planned() int { return b.Size * b.Batches }
+func (b Batches) Planned(Target) int { return b.Size * b.Batches }
 
 // Validate reports settings that cannot run.
 func (b Batches) Validate() error {
@@ -53,7 +54,7 @@ func (b Batches) Run(ctx context.Context, r *Runner, t Target) (Summary, error) 
 		rs, err := r.attack(ctx, func(i int) (loadgen.Target, error) {
 			img := b.Images[((batch-1)*b.Size+i)%len(b.Images)]
 			return predictTarget(t, img, results.Record{
-				Scenario: b.Name(), Target: t.Name, Function: "predict",
+				Scenario: b.Name(), Target: t.Name, Function: study.FunctionPredict,
 				Group: strconv.Itoa(batch), Batch: batch, Image: img,
 			}), nil
 		}, loadgen.Burst(b.Size))

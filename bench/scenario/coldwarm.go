@@ -12,24 +12,26 @@ import (
 
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/results"
+	"github.com/servebench/servebench/study"
 )
 
 // Functions coldwarm can call, in the order their state needs: the data set before
-// training, a model and an uploaded image before a face prediction.
-var Functions = []string{"predict", "faces/download_data", "faces/train", "faces/upload", "faces/predict"}
+// training, a model and an uploaded image before a face prediction (the studies'
+// functions, package study).
+var Functions = study.Functions()
 
 // ColdWarm is the Eigenfaces study's load, for each function: force the target
 // cold, send a burst of parallel calls, then at once a second burst. The bursts are
 // labelled "cold" and "warm"; each answer's server.cold says what it really was.
 type ColdWarm struct {
-	Burst      int      // calls per burst for predict (study: 30)
+	Burst      int      // calls per burst for predict (the Eigenfaces study: study.Burst)
 	FacesBurst int      // calls per burst for the faces functions (train is heavy)
 	Functions  []string // subset of Functions, run in Functions' order
 	Images     []string // input-bucket keys for predict
 	Face       []byte   // the image faces/upload sends (a PGM from the data set)
 	FaceName   string   // its file name
 	// FacesTimeout is the per-request timeout of the faces functions (the study's
-	// Cloud Functions allowed 540 s); zero keeps the Attacker's.
+	// Cloud Functions allowed study.GCFTimeoutSeconds); zero keeps the Attacker's.
 	FacesTimeout time.Duration
 }
 
@@ -37,7 +39,7 @@ type ColdWarm struct {
 func (c ColdWarm) Name() string { return "coldwarm" }
 
 // Planned implements Scenario.
-func (c ColdWarm) Planned() int {
+func (c ColdWarm) Planned(Target) int {
 	n := 0
 	for _, f := range c.Functions {
 		n += 2 * c.burst(f)
@@ -46,7 +48,7 @@ func (c ColdWarm) Planned() int {
 }
 
 func (c ColdWarm) burst(fn string) int {
-	if strings.HasPrefix(fn, "faces/") {
+	if strings.HasPrefix(fn, study.FacesFunctionsPrefix) {
 		return c.FacesBurst
 	}
 	return c.Burst
@@ -62,10 +64,10 @@ func (c ColdWarm) Validate() error {
 			return fmt.Errorf("coldwarm burst for %s is %d: must be at least 1", f, c.burst(f))
 		}
 	}
-	if slices.Contains(c.Functions, "predict") && len(c.Images) == 0 {
+	if slices.Contains(c.Functions, study.FunctionPredict) && len(c.Images) == 0 {
 		return fmt.Errorf("coldwarm: predict needs images")
 	}
-	if slices.Contains(c.Functions, "faces/upload") && len(c.Face) == 0 {
+	if slices.Contains(c.Functions, study.FunctionFacesUpload) && len(c.Face) == 0 {
 		return fmt.Errorf("coldwarm: faces/upload needs a face image")
 	}
 	return nil
@@ -124,7 +126,7 @@ func (c ColdWarm) target(t Target, fn string, id int, rec results.Record) (loadg
 		return predictTarget(t, img, rec), nil
 	}
 	lt := loadgen.Target{Method: http.MethodPost, URL: fmt.Sprintf("%s?id=%d", t.URLFor("/"+fn), id), Timeout: c.FacesTimeout, Record: rec}
-	if fn == "faces/upload" {
+	if fn == study.FunctionFacesUpload {
 		body, ctype, err := FaceUpload(c.FaceName, c.Face)
 		if err != nil {
 			return lt, err

@@ -18,7 +18,9 @@ type Plan struct {
 func (p Plan) Planned() int {
 	n := 0
 	for _, s := range p.Scenarios {
-		n += s.Planned() * len(p.Targets)
+		for _, t := range p.Targets {
+			n += s.Planned(t)
+		}
 	}
 	return n
 }

@@ -1,6 +1,6 @@
 // Package scenario holds the experiments: batches (the YOLO study), coldwarm (the
-// Eigenfaces study) and rate (open-loop arrival-rate steps). Each runs against a
-// Target, which is a base URL, or a URL per route where each route is its own
+// Eigenfaces study) and rate (the highest arrival rate held, found by open-loop
+// steps). Each runs against a Target, which is a base URL, or a URL per route where each route is its own
 // function (and, where the platform allows, a way to force cold starts), so local
 // deployments and deployed stacks are measured alike. Every request becomes a
 // results.Record the moment it completes.
@@ -30,6 +30,13 @@ type Target struct {
 	// Cold forces the next requests to be cold starts; nil when the platform gives
 	// no way to (coldwarm then says its cold burst is only as cold as it finds it).
 	Cold Coldable
+	// Scaling holds a serverful target's scaling off, so that rate can measure
+	// its minimum size; nil when it cannot be held.
+	Scaling ScalingHold
+	// Serverless: the platform scales per request (Lambda, Cloud Functions, the
+	// local stand-in), so rate labels its capacity "serverless"; false for a
+	// serverful target and for one whose platform is not known.
+	Serverless bool
 }
 
 // URLFor is the URL route is sent to: its own URL from Routes, else the base URL
@@ -79,17 +86,19 @@ type Coldable interface {
 	ForceCold(ctx context.Context) error
 }
 
-// Recorder takes each request's record (a *results.Writer is one).
+// Recorder takes each request's record and each capacity the rate scenario finds
+// (a *results.Writer is one).
 type Recorder interface {
 	Record(results.Record) error
+	Capacity(results.Capacity) error
 }
 
 // Scenario is one experiment.
 type Scenario interface {
 	Name() string
-	// Planned is how many requests a run against one target sends (an upper
-	// bound), for progress.
-	Planned() int
+	// Planned is how many requests a run against t sends (an upper bound), for
+	// progress and cost estimates.
+	Planned(t Target) int
 	// Run measures t. It returns after every request it sent has been recorded.
 	Run(ctx context.Context, r *Runner, t Target) (Summary, error)
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,12 +71,20 @@ func (f *fake) ForceCold(context.Context) error {
 type memRecorder struct {
 	mu   sync.Mutex
 	recs []results.Record
+	caps []results.Capacity
 }
 
 func (m *memRecorder) Record(r results.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.recs = append(m.recs, r)
+	return nil
+}
+
+func (m *memRecorder) Capacity(c results.Capacity) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.caps = append(m.caps, c)
 	return nil
 }
 
@@ -100,8 +107,8 @@ func TestBatchesRecordsEveryRequestInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.recs) != 6 || *progress != 6 || b.Planned() != 6 {
-		t.Fatalf("%d records, progress %d, planned %d; want 6", len(out.recs), *progress, b.Planned())
+	if len(out.recs) != 6 || *progress != 6 || b.Planned(Target{}) != 6 {
+		t.Fatalf("%d records, progress %d, planned %d; want 6", len(out.recs), *progress, b.Planned(Target{}))
 	}
 	perBatch := map[int][]string{}
 	seqs := map[int]bool{}
@@ -146,8 +153,8 @@ func TestColdWarmForcesColdPerFunction(t *testing.T) {
 	if _, err := c.Run(context.Background(), r, Target{Name: "serverless", URL: f.URL, Cold: f}); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.recs) != 12 || c.Planned() != 12 {
-		t.Fatalf("%d records, planned %d, want 12", len(out.recs), c.Planned())
+	if len(out.recs) != 12 || c.Planned(Target{}) != 12 {
+		t.Fatalf("%d records, planned %d, want 12", len(out.recs), c.Planned(Target{}))
 	}
 	type key struct{ fn, group string }
 	n, cold := map[key]int{}, map[key]int{}
@@ -183,126 +190,6 @@ func TestColdWarmRejectsUnknownFunction(t *testing.T) {
 	}
 }
 
-func TestRateFindsHighestHeldStep(t *testing.T) {
-	// The server answers the first step's 5 requests at once and every later one
-	// after 1.5 s: the first step holds a 1 s objective and the second cannot,
-	// whatever the machine's load (no upper bound on time is relied on).
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) > 5 {
-			time.Sleep(1500 * time.Millisecond)
-		}
-		fmt.Fprint(w, `{"server":{"cold":false,"instance":"x"},"timings_ms":{"total":1}}`)
-	}))
-	defer srv.Close()
-	out := &memRecorder{}
-	r, _ := newRunner(out)
-	s := Rate{Rates: []float64{10, 40}, Step: 500 * time.Millisecond, Percentile: 99, Objective: time.Second, Images: []string{"images/a.jpg", "images/b.jpg"}}
-	sum, err := s.Run(context.Background(), r, Target{Name: "t", URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.recs) != 25 || s.Planned() != 25 {
-		t.Fatalf("%d records, planned %d; want 5 + 20", len(out.recs), s.Planned())
-	}
-	if len(sum.Lines) != 3 || !strings.Contains(sum.Lines[0], "held") || strings.Contains(sum.Lines[0], "NOT") || !strings.Contains(sum.Lines[1], "NOT held") {
-		t.Errorf("steps: %q", sum.Lines)
-	}
-	if last := sum.Lines[len(sum.Lines)-1]; !strings.Contains(last, "highest rate held (p99 ≤ 1s, ≤ 0 % errors): 10/s") {
-		t.Errorf("verdict %q", last)
-	}
-	// Open loop: each step's requests are due 1/rate apart from its first.
-	first := map[int]time.Time{}
-	for _, rec := range out.recs {
-		if f, ok := first[rec.Batch]; !ok || rec.Intended.Before(f) {
-			first[rec.Batch] = rec.Intended
-		}
-	}
-	gaps := map[time.Duration]bool{}
-	for _, rec := range out.recs {
-		rate := []float64{10, 40}[rec.Batch-1]
-		if want := fmt.Sprintf("%g/s", rate); rec.Group != want || rec.Function != "predict" {
-			t.Errorf("record in step %d labelled %q %q", rec.Batch, rec.Group, rec.Function)
-		}
-		off := rec.Intended.Sub(first[rec.Batch])
-		step := time.Duration(float64(time.Second) / rate)
-		if off%step != 0 {
-			t.Errorf("step %d request intended at +%v, not a multiple of %v", rec.Batch, off, step)
-		}
-		gaps[off] = true
-		if rec.Batch == 2 && rec.ClientMS < 1500 {
-			t.Errorf("step 2 request took %.0f ms, the server held it 1500", rec.ClientMS)
-		}
-	}
-	if len(gaps) != 20 { // 0..19 × 25 ms (step 1's 0..4 × 100 ms are among them)
-		t.Errorf("%d distinct intended offsets, want 20", len(gaps))
-	}
-}
-
-// judge's verdict from known latencies: the percentile (HdrHistogram, 3
-// significant digits) against the objective, failures against the error budget.
-func TestRateJudge(t *testing.T) {
-	base := time.Now()
-	results := func(failed int) []loadgen.Result {
-		var rs []loadgen.Result
-		for i := 1; i <= 100; i++ { // latencies 10, 20, ..., 1000 ms
-			r := loadgen.Result{Intended: base, Start: base, End: base.Add(time.Duration(i) * 10 * time.Millisecond), Status: 200}
-			if i <= failed {
-				r.Status, r.Err = 429, "too_many_requests"
-			}
-			rs = append(rs, r)
-		}
-		return rs
-	}
-	// Within 3 significant digits (HdrHistogram reports a bucket's upper end).
-	near := func(d, want time.Duration) bool { return d >= want && d <= want+want/1000 }
-	s := Rate{Percentile: 99, Objective: 991 * time.Millisecond, MaxErrors: 0.01}
-	st := s.judge(10, results(0), 10*time.Second)
-	if !st.Held || st.Sent != 100 || st.Failed != 0 || !near(st.P50, 500*time.Millisecond) || !near(st.PX, 990*time.Millisecond) || !near(st.Max, time.Second) {
-		t.Errorf("all ok: %+v", st)
-	}
-	if st.AchievedPerS != 10 {
-		t.Errorf("achieved %g/s, want 10", st.AchievedPerS)
-	}
-	s.Objective = 989 * time.Millisecond
-	if st := s.judge(10, results(0), time.Second); st.Held {
-		t.Errorf("p99 990 ms held an objective of 989 ms: %+v", st)
-	}
-	s.Objective = time.Second
-	if st := s.judge(10, results(1), time.Second); !st.Held || st.Failed != 1 {
-		t.Errorf("1 %% failed within a 1 %% budget: %+v", st)
-	}
-	if st := s.judge(10, results(2), time.Second); st.Held {
-		t.Errorf("2 %% failed held a 1 %% budget: %+v", st)
-	}
-	if st := s.judge(10, nil, time.Second); st.Held {
-		t.Errorf("a step with no requests held: %+v", st)
-	}
-}
-
-func TestRateValidate(t *testing.T) {
-	base := Rate{Rates: []float64{1, 2}, Step: time.Second, Percentile: 99, Objective: time.Second, Images: []string{"x"}}
-	bad := []struct {
-		mut  func(*Rate)
-		want string
-	}{
-		{func(r *Rate) { r.Rates = []float64{2, 1} }, "rates must ascend: 1/s after 2/s"},
-		{func(r *Rate) { r.Rates = []float64{0} }, "rate 0/s: must be above 0"},
-		{func(r *Rate) { r.Percentile = 101 }, "percentile 101"},
-		{func(r *Rate) { r.Step = 0 }, "rate step 0s"},
-	}
-	for _, b := range bad {
-		r := base
-		b.mut(&r)
-		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), b.want) {
-			t.Errorf("err %v, want %q", err, b.want)
-		}
-	}
-	if err := base.Validate(); err != nil {
-		t.Error(err)
-	}
-}
-
 // Cloud Functions serve each route from its own function: a target with Routes
 // sends every route to its own URL (each function here answers whatever the path,
 // as the service's Cloud Functions do), whichever scenario builds the request.
@@ -324,7 +211,7 @@ func TestTargetRoutesSendEachRouteToItsURL(t *testing.T) {
 	if _, err := b.Run(context.Background(), r, tg); err != nil {
 		t.Fatal(err)
 	}
-	s := Rate{Rates: []float64{10}, Step: 100 * time.Millisecond, Percentile: 99, Objective: time.Minute, Images: []string{"images/zidane.jpg"}}
+	s := Rate{Rates: []float64{10}, MaxRate: 10, Precision: 0.1, MaxSteps: 1, Step: 100 * time.Millisecond, Percentile: 99, Objective: time.Minute, Images: []string{"images/zidane.jpg"}}
 	if _, err := s.Run(context.Background(), r, tg); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +274,7 @@ func TestTargetMissingRouteRefused(t *testing.T) {
 	noPredict := Target{Name: "gcf", Routes: map[string]string{"/faces/train": f.URL}}
 	for _, sc := range []Scenario{
 		Batches{Size: 1, Batches: 1, Images: []string{"images/dog.jpg"}},
-		Rate{Rates: []float64{10}, Step: time.Second, Percentile: 99, Objective: time.Second, Images: []string{"images/dog.jpg"}},
+		Rate{Rates: []float64{10}, MaxRate: 10, Precision: 0.1, MaxSteps: 1, Step: time.Second, Percentile: 99, Objective: time.Second, Images: []string{"images/dog.jpg"}},
 	} {
 		if _, err := sc.Run(context.Background(), r, noPredict); err == nil || !strings.Contains(err.Error(), "target gcf serves no /predict") {
 			t.Errorf("%s: err = %v", sc.Name(), err)

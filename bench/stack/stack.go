@@ -35,9 +35,10 @@ type Endpoint struct {
 }
 
 // Target is the endpoint as a scenario target (without a way to force it cold:
-// that needs cloud clients the caller has).
+// that needs cloud clients the caller has), serverless when its platform is.
 func (e Endpoint) Target() scenario.Target {
-	return scenario.Target{Name: e.Name, URL: e.URL, Routes: e.Routes}
+	serverless := e.Deployment != nil && (e.Deployment.Platform == "lambda" || e.Deployment.Platform == "cloudfunctions")
+	return scenario.Target{Name: e.Name, URL: e.URL, Routes: e.Routes, Serverless: serverless}
 }
 
 // Outputs runs `pulumi stack output --json --stack name` and returns its JSON.

@@ -92,6 +92,9 @@ func TestEndpointsCloudFunctionsPerMemory(t *testing.T) {
 	if lambda.Deployment == nil || !reflect.DeepEqual(*lambda.Deployment, wantLambda) || lambda.Routes != nil {
 		t.Errorf("lambda endpoint %+v, deployment %+v", lambda, lambda.Deployment)
 	}
+	if !lambda.Target().Serverless {
+		t.Error("the Lambda target is not serverless")
+	}
 	for i, mem := range []string{"1024", "2048"} {
 		ep := got[1+i]
 		fn := func(e string) string {
@@ -113,7 +116,7 @@ func TestEndpointsCloudFunctionsPerMemory(t *testing.T) {
 			t.Errorf("%s: deployment %+v, want %+v", ep.Name, ep.Deployment, want)
 		}
 		tg := ep.Target()
-		if tg.Name != ep.Name || tg.URLFor("/faces/train") != fn("faces-train") || tg.Cold != nil {
+		if tg.Name != ep.Name || tg.URLFor("/faces/train") != fn("faces-train") || tg.Cold != nil || !tg.Serverless {
 			t.Errorf("%s: target %+v", ep.Name, tg)
 		}
 	}
@@ -127,7 +130,7 @@ func TestEndpointsServerfulDeployment(t *testing.T) {
 	}
 	want := results.Deployment{Platform: "ecs", Stack: "serverful", Region: "eu-west-1", Endpoint: "http://servebench-serverful-alb-1.us-east-1.elb.amazonaws.com",
 		InstanceType: "t3a.xlarge", MinInstances: 1, MaxInstances: 5, TaskCPU: 4096, TaskMemoryMB: 14336}
-	if len(got) != 1 || got[0].Deployment == nil || !reflect.DeepEqual(*got[0].Deployment, want) {
+	if len(got) != 1 || got[0].Deployment == nil || !reflect.DeepEqual(*got[0].Deployment, want) || got[0].Target().Serverless {
 		t.Errorf("got %+v", got)
 	}
 	// No mode output: no platform to describe.

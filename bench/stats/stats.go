@@ -104,3 +104,9 @@ func Throughput(ok int, span time.Duration) float64 {
 	}
 	return float64(ok) / span.Seconds()
 }
+
+// StdErr is the standard error of the mean, Std / √n: how far the mean of xs
+// may be from the population's. NaN for fewer than two samples.
+func StdErr(xs []float64) float64 {
+	return Std(xs) / math.Sqrt(float64(len(xs)))
+}

@@ -87,3 +87,27 @@ func TestRates(t *testing.T) {
 		t.Error("Throughput over zero span should be NaN")
 	}
 }
+
+// TestStdErrAgainstTheStudy: the standard error is std / √n; and the Eigenfaces
+// study's Table 1 "std" of 0.26 for n = 30 between 2.14 and 9.12 can only be a
+// standard error: the smallest sample std those extremes allow (the other 28 at
+// the mean) is range / √(2(n−1)) ≈ 0.92.
+func TestStdErrAgainstTheStudy(t *testing.T) {
+	xs := []float64{4, 1, 3, 2, 10}
+	if got := StdErr(xs); !near(got, math.Sqrt(12.5)/math.Sqrt(5)) {
+		t.Errorf("StdErr = %v, want √12.5/√5", got)
+	}
+	if !math.IsNaN(StdErr([]float64{1})) {
+		t.Error("StdErr of one sample is not NaN")
+	}
+	tight := []float64{2.14, 9.12}
+	for range 28 {
+		tight = append(tight, (2.14+9.12)/2)
+	}
+	if s := Std(tight); s < 0.9 || !near(s, (9.12-2.14)/math.Sqrt(2*29)) {
+		t.Errorf("smallest std of n = 30 within 2.14..9.12 = %v, want (9.12 − 2.14)/√58 ≈ 0.92", s)
+	}
+	if se := StdErr(tight); se > 0.26 {
+		t.Errorf("its standard error %v is above the study's 0.26: the column could not be a standard error either", se)
+	}
+}

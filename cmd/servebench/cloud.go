@@ -17,15 +17,18 @@ import (
 
 	"github.com/servebench/servebench/bench/cloud"
 	"github.com/servebench/servebench/bench/local"
+	"github.com/servebench/servebench/study"
 )
 
 // cloudCmd is `servebench cloud`: preflight, deploy, measure, tear down.
 func cloudCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	var lf loadFlags
-	lf.register(fs, 30, "1,2,5,10,20,50", 30*time.Second)
+	lf.register(fs, study.Burst, deployedRates, deployedStep)
 	stacks := fs.String("stacks", strings.Join(cloud.Stacks, ","), "stacks to deploy and measure, comma-separated: "+strings.Join(cloud.Stacks, ", "))
-	memory := fs.String("lambda-memory", "1024,2048,3000", "Lambda memory sizes (MB) of the memory sweep, comma-separated; empty: no sweep")
+	// The sweep's sizes: the Eigenfaces study's two Cloud Functions sizes and the
+	// YOLO study's Lambda size.
+	memory := fs.String("lambda-memory", fmt.Sprintf("%d,%d,%d", study.GCFMemoryMB, study.GCFLargeMemoryMB, study.LambdaMemoryMB), "Lambda memory sizes (MB) of the memory sweep, comma-separated; empty: no sweep")
 	keep := fs.Bool("keep", false, "leave the stacks up afterwards (they keep billing): no teardown, no leftover check")
 	maxUSD := fs.Float64("max-usd", 5, "refuse a plan whose worst-case cost is above this many US dollars")
 	dryRun := fs.Bool("dry-run", false, "preflight, print the plan and its worst-case cost, create nothing")

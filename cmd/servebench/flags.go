@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/study"
 )
 
 // scenarioNames are the scenarios --scenarios accepts, in the order they run.
@@ -35,7 +37,9 @@ type loadFlags struct {
 	percentile float64
 	objective  time.Duration
 	maxErrors  float64
-	stopOnMiss bool
+	maxRate    float64
+	precision  float64
+	maxSteps   int
 	timeout    time.Duration
 	facesTO    time.Duration
 	keepAlive  bool
@@ -43,24 +47,34 @@ type loadFlags struct {
 	prices     string
 }
 
+// The rate scenario's defaults against deployed stacks (run -stack, cloud): 10 s steps
+// give a p99 over 10 to 500 requests per step and keep the worst case of a default
+// `servebench cloud` near $11 (30 s steps triple the search's share of it).
+const (
+	deployedRates = "1,2,5,10,20,50"
+	deployedStep  = 10 * time.Second
+)
+
 // register adds the flags with their defaults; facesBurst differs between local
 // (where every faces call shares two cores) and run.
 func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, step time.Duration) {
 	fs.StringVar(&f.out, "out", "", "directory for results.jsonl and the report (default servebench-out/<UTC time>)")
 	fs.StringVar(&f.scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run, comma-separated: "+strings.Join(scenarioNames, ", "))
-	fs.IntVar(&f.batchSize, "batch-size", 9, "batches: concurrent POST /predict per batch (YOLO study: 9)")
-	fs.IntVar(&f.batches, "batches", 4, "batches: batches one after another (YOLO study: 4)")
-	fs.IntVar(&f.burst, "burst", 30, "coldwarm: parallel calls per burst for predict (Eigenfaces study: 30)")
+	fs.IntVar(&f.batchSize, "batch-size", study.BatchSize, fmt.Sprintf("batches: concurrent POST /predict per batch (YOLO study: %d)", study.BatchSize))
+	fs.IntVar(&f.batches, "batches", study.Batches, fmt.Sprintf("batches: batches one after another (YOLO study: %d)", study.Batches))
+	fs.IntVar(&f.burst, "burst", study.Burst, fmt.Sprintf("coldwarm: parallel calls per burst for predict (Eigenfaces study: %d)", study.Burst))
 	fs.IntVar(&f.facesBurst, "faces-burst", facesBurst, "coldwarm: parallel calls per burst for the faces functions")
 	fs.StringVar(&f.functions, "functions", strings.Join(scenario.Functions, ","), "coldwarm: functions, comma-separated: "+strings.Join(scenario.Functions, ", "))
-	fs.StringVar(&f.rates, "rates", rates, "rate: arrival rates in requests/s, comma-separated, ascending")
+	fs.StringVar(&f.rates, "rates", rates, "rate: the capacity search's first arrival rates in requests/s, comma-separated, ascending; it doubles the last until a rate is not held or -max-rate is")
+	fs.Float64Var(&f.maxRate, "max-rate", defaultMaxRate, "rate: the top arrival rate the search tries, requests/s (a target that holds it is limited by \"cap\")")
+	fs.Float64Var(&f.precision, "precision", defaultPrecision, "rate: bisect between the highest rate held and the lowest missed until they are within this fraction of the missed one")
+	fs.IntVar(&f.maxSteps, "max-steps", defaultMaxSteps, "rate: most steps one search takes, its time budget (a serverful target held at its minimum size is searched twice: held, then scaling on)")
 	fs.DurationVar(&f.step, "step", step, "rate: length of each rate step")
 	fs.Float64Var(&f.percentile, "percentile", 99, "rate: percentile of the latency objective")
 	fs.DurationVar(&f.objective, "objective", time.Second, "rate: latency the percentile must stay within for a rate to hold")
 	fs.Float64Var(&f.maxErrors, "max-errors", 0.01, "rate: fraction of failed requests a step may have and still hold")
-	fs.BoolVar(&f.stopOnMiss, "stop-on-miss", false, "rate: stop at the first step not held (saves time against a target that is already saturated)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout (the study's Lambda timeout: 30s)")
-	fs.DurationVar(&f.facesTO, "faces-timeout", 540*time.Second, "coldwarm: per-request timeout of the faces functions (the study's Cloud Functions: 540s)")
+	fs.DurationVar(&f.timeout, "timeout", study.LambdaTimeoutSeconds*time.Second, fmt.Sprintf("per-request timeout (the YOLO study's Lambda timeout: %ds)", study.LambdaTimeoutSeconds))
+	fs.DurationVar(&f.facesTO, "faces-timeout", study.GCFTimeoutSeconds*time.Second, fmt.Sprintf("coldwarm: per-request timeout of the faces functions (the Eigenfaces study's Cloud Functions: %ds)", study.GCFTimeoutSeconds))
 	fs.BoolVar(&f.keepAlive, "keepalive", false, "reuse connections (the YOLO study's client did not)")
 	fs.BoolVar(&f.noReport, "no-report", false, "write results.jsonl only, no report")
 	fs.StringVar(&f.prices, "prices", "", pricesUsage)
@@ -135,7 +149,7 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 				return nil, badFlag("faces-timeout", f.facesTO, "a duration above 0, e.g. 540s")
 			}
 			c := scenario.ColdWarm{Burst: f.burst, FacesBurst: f.facesBurst, Functions: fns, Images: images, FacesTimeout: f.facesTO}
-			if slices.Contains(fns, "faces/upload") {
+			if slices.Contains(fns, study.FunctionFacesUpload) {
 				name := filepath.Join(data.Path, assets.FacesORL, "s7", "10.pgm")
 				b, err := os.ReadFile(name)
 				if err != nil {
@@ -153,10 +167,10 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 				}
 				rates = append(rates, r)
 			}
-			r := scenario.Rate{Rates: rates, Step: f.step, Percentile: f.percentile, Objective: f.objective,
-				MaxErrors: f.maxErrors, StopAfterMiss: f.stopOnMiss, Images: images}
-			if err := r.Validate(); err != nil {
-				return nil, fmt.Errorf("-rates/-step/-percentile/-objective/-max-errors: %w", err)
+			r := scenario.Rate{Rates: rates, MaxRate: f.maxRate, Precision: f.precision, MaxSteps: f.maxSteps, Step: f.step,
+				Percentile: f.percentile, Objective: f.objective, MaxErrors: f.maxErrors, Images: images}
+			if err := rateFlagsCheck(r); err != nil {
+				return nil, err
 			}
 			out = append(out, r)
 		}
@@ -165,6 +179,24 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 		return nil, badFlag("timeout", f.timeout, "a duration above 0, e.g. 30s")
 	}
 	return out, nil
+}
+
+// The capacity search's defaults: locally the 2 cores saturate far below the cap,
+// so the search ends at a miss; 10 steps is about a minute of 5 s steps locally.
+const (
+	defaultMaxRate   = 64
+	defaultPrecision = 0.1
+	defaultMaxSteps  = 10
+)
+
+// rateFlagsCheck is r's validation in the command line's terms: the flag, its
+// value and what is allowed.
+func rateFlagsCheck(r scenario.Rate) error {
+	err := r.Validate()
+	if se, ok := errors.AsType[*scenario.SettingError](err); ok {
+		return badFlag(se.Setting, se.Value, se.Allowed)
+	}
+	return err
 }
 
 func (f *loadFlags) attacker() *loadgen.Attacker {
@@ -217,7 +249,7 @@ func withoutMissingFaces(fns []string, byDefault bool, data assets.Dir) ([]strin
 	}
 	var faces, rest []string
 	for _, fn := range fns {
-		if strings.HasPrefix(fn, "faces/") {
+		if strings.HasPrefix(fn, study.FacesFunctionsPrefix) {
 			faces = append(faces, fn)
 		} else {
 			rest = append(rest, fn)

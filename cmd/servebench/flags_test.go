@@ -32,7 +32,7 @@ func parseLocal(t *testing.T, args ...string) (*loadFlags, *localFlags, error) {
 	fs.SetOutput(io.Discard)
 	var lf loadFlags
 	var lo localFlags
-	lf.register(fs, 10, "2,4,8,16", 10*time.Second)
+	lf.register(fs, 10, "2,4,8,16", 5*time.Second)
 	lo.register(fs)
 	return &lf, &lo, fs.Parse(args)
 }
@@ -64,7 +64,8 @@ func TestDefaultsAreTheStudies(t *testing.T) {
 		t.Errorf("coldwarm burst %d faces %d functions %v face %d bytes", c.Burst, c.FacesBurst, c.Functions, len(c.Face))
 	}
 	r := ss[2].(scenario.Rate)
-	if len(r.Rates) != 4 || r.Rates[3] != 16 || r.Objective != time.Second || r.Percentile != 99 {
+	if len(r.Rates) != 4 || r.Rates[3] != 16 || r.Objective != time.Second || r.Percentile != 99 ||
+		r.MaxRate != 64 || r.Precision != 0.1 || r.MaxSteps != 10 || r.Step != 5*time.Second {
 		t.Errorf("rate %+v", r)
 	}
 }
@@ -79,7 +80,15 @@ func TestBadFlagsNameFlagValueAndAllowed(t *testing.T) {
 		{[]string{"-batch-size", "0"}, "-batch-size 0: must be a whole number ≥ 1"},
 		{[]string{"-functions", "predict,train"}, `-functions: "train" is not one of predict, faces/download_data`},
 		{[]string{"-rates", "5,x"}, `-rates 5,x: must be comma-separated numbers`},
-		{[]string{"-rates", "10,5"}, "rates must ascend: 5/s after 10/s"},
+		{[]string{"-rates", "10,5"}, "-rates 10,5: must be ascending (5 after 10)"},
+		{[]string{"-rates", "2,4,8,16", "-max-rate", "10"}, "-max-rate 10: must be at least the last ramp rate (16)"},
+		{[]string{"-precision", "0"}, "-precision 0: must be from 0.01 to 0.5"},
+		{[]string{"-precision", "10"}, "-precision 10: must be from 0.01 to 0.5 (a fraction: 0.1 is 10 %)"},
+		{[]string{"-max-steps", "0"}, "-max-steps 0: must be a whole number ≥ 1"},
+		{[]string{"-step", "0s"}, "-step 0s: must be a duration above 0"},
+		{[]string{"-percentile", "0"}, "-percentile 0: must be above 0 and at most 100"},
+		{[]string{"-objective", "-1s"}, "-objective -1s: must be a duration above 0"},
+		{[]string{"-max-errors", "1"}, "-max-errors 1: must be a fraction from 0 up to (not including) 1"},
 		{[]string{"-faces-burst", "-1"}, "-faces-burst -1: must be a whole number ≥ 1"},
 		{[]string{"-timeout", "0s"}, "-timeout 0s: must be a duration above 0"},
 		{[]string{"-prices", "/nonexistent/prices.json"}, "-prices /nonexistent/prices.json: "},

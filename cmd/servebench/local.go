@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/assets"
-	"github.com/servebench/servebench/bench/cost"
 	"github.com/servebench/servebench/bench/lambdaemu"
 	"github.com/servebench/servebench/bench/local"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/study"
 )
 
 // localFlags are the local deployments' settings, the original's by default.
@@ -28,15 +28,31 @@ type localFlags struct {
 	serverlessKeepAlv time.Duration
 }
 
+// register adds the flags; their defaults are the local deployments' own
+// (bench/local: the study's ECS scaling on the serverful side).
 func (f *localFlags) register(fs *flag.FlagSet) {
+	sf, sl := local.ServerfulConfig{}.WithDefaults(), local.ServerlessConfig{}.WithDefaults()
 	fs.StringVar(&f.work, "work", "", "working directory for the service binary, buckets and instance logs (default OUT/work)")
-	fs.IntVar(&f.minInstances, "min-instances", 1, "serverful: instances always running (study: 1)")
-	fs.IntVar(&f.maxInstances, "max-instances", 5, "serverful: most instances the autoscaler runs (study: 5)")
-	fs.Float64Var(&f.scaleOutCPU, "scale-out-cpu", 70, "serverful: average CPU percent (of one core per instance) above which one instance is added (study: 70)")
-	fs.DurationVar(&f.scaleInIdle, "scale-in-idle", 60*time.Second, "serverful: idle time after which extra instances are removed (study: about 1 min)")
-	fs.DurationVar(&f.scaleInterval, "scale-interval", 2*time.Second, "serverful: how often CPU is measured and the scaling rule applied")
-	fs.IntVar(&f.serverlessMax, "serverless-max", 40, "serverless: most instances at once; requests beyond get 429")
-	fs.DurationVar(&f.serverlessKeepAlv, "serverless-keepalive", 60*time.Second, "serverless: an idle instance is stopped after this long")
+	fs.IntVar(&f.minInstances, "min-instances", sf.Min, fmt.Sprintf("serverful: instances always running (study: %d)", study.MinInstances))
+	fs.IntVar(&f.maxInstances, "max-instances", sf.Max, fmt.Sprintf("serverful: most instances the autoscaler runs (study: %d)", study.MaxInstances))
+	fs.Float64Var(&f.scaleOutCPU, "scale-out-cpu", sf.ScaleOutCPU, fmt.Sprintf("serverful: average CPU percent (of one core per instance) above which one instance is added (study: %g)", study.CPUTargetPercent))
+	fs.DurationVar(&f.scaleInIdle, "scale-in-idle", sf.ScaleInIdle, fmt.Sprintf("serverful: idle time after which extra instances are removed (study: its %d s scale-in cooldown)", study.ScaleInCooldownSeconds))
+	fs.DurationVar(&f.scaleInterval, "scale-interval", sf.Interval, "serverful: how often CPU is measured and the scaling rule applied")
+	fs.IntVar(&f.serverlessMax, "serverless-max", sl.MaxInstances, "serverless: most instances at once; requests beyond get 429")
+	fs.DurationVar(&f.serverlessKeepAlv, "serverless-keepalive", sl.KeepAlive, "serverless: an idle instance is stopped after this long")
+}
+
+// serverful is the serverful deployment's configuration the flags give.
+func (f *localFlags) serverful(warmUp func(context.Context, string) error) local.ServerfulConfig {
+	return local.ServerfulConfig{
+		Min: f.minInstances, Max: f.maxInstances, ScaleOutCPU: f.scaleOutCPU,
+		ScaleInIdle: f.scaleInIdle, Interval: f.scaleInterval, WarmUp: warmUp,
+	}
+}
+
+// serverless is the serverless deployment's configuration the flags give.
+func (f *localFlags) serverless() local.ServerlessConfig {
+	return local.ServerlessConfig{MaxInstances: f.serverlessMax, KeepAlive: f.serverlessKeepAlv}
 }
 
 func (f *localFlags) check() error {
@@ -68,7 +84,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	// Locally every request shares this machine's cores with the instances: a
 	// faces burst of 10 (train is a grid search) and short rate steps keep the
 	// default run to a few minutes.
-	lf.register(fs, 10, "2,4,8,16", 10*time.Second)
+	lf.register(fs, 10, "2,4,8,16", 5*time.Second)
 	lo.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: servebench local [flags]\n\nStands up a serverful and a serverless deployment of the service on this machine,\nruns the scenarios against both and writes results.jsonl and the report to -out.")
@@ -114,11 +130,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	}
 	logs := filepath.Join(work, "logs")
 	sink := &sampleSink{}
-	sf, err := local.StartServerful(ctx, log, "serverful", &local.Launcher{Bin: bin, Cmd: local.ServerCmd, Buckets: buckets, LogDir: logs}, local.ServerfulConfig{
-		Min: lo.minInstances, Max: lo.maxInstances, ScaleOutCPU: lo.scaleOutCPU,
-		ScaleInIdle: lo.scaleInIdle, Interval: lo.scaleInterval,
-		WarmUp: local.PredictWarmUp(assets.ImagesDir + "/" + assets.Images[0]),
-	}, sink)
+	sf, err := local.StartServerful(ctx, log, "serverful", &local.Launcher{Bin: bin, Cmd: local.ServerCmd, Buckets: buckets, LogDir: logs}, lo.serverful(local.PredictWarmUp(assets.ImagesDir+"/"+assets.Images[0])), sink)
 	if err != nil {
 		return err
 	}
@@ -126,10 +138,8 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	sl, err := local.StartServerless(log, "serverless", local.LambdaLauncher(bin, buckets, logs, rie, lambdaemu.Function{
 		// Locally the serverless side also stands in for the Eigenfaces study's
 		// Cloud Functions: its limit is the longer of the two request timeouts.
-		MemoryMB: cost.StudyMemoryMB[cost.Lambda], Timeout: max(lf.timeout, lf.facesTO),
-	}), local.ServerlessConfig{
-		MaxInstances: lo.serverlessMax, KeepAlive: lo.serverlessKeepAlv,
-	}, sink)
+		MemoryMB: study.LambdaMemoryMB, Timeout: max(lf.timeout, lf.facesTO),
+	}), lo.serverless(), sink)
 	if err != nil {
 		return err
 	}
@@ -147,10 +157,11 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 		dir: dir, started: started, config: config,
 		versions: map[string]string{"backend": bin.Backend, "service": "local build of service/cmd/server (serverful) and service/cmd/lambda under aws-lambda-rie (serverless)"},
 		targets: []scenario.Target{
-			{Name: "serverful", URL: sf.URL(), Cold: sf},
-			{Name: "serverless", URL: sl.URL(), Cold: sl},
+			{Name: "serverful", URL: sf.URL(), Cold: sf, Scaling: sf},
+			{Name: "serverless", URL: sl.URL(), Cold: sl, Serverless: true},
 		},
 		scenarios: scenarios, attacker: lf.attacker(), samples: sink, noReport: lf.noReport, prices: lf.prices, stdout: os.Stdout,
+		deployments: localDeployments(sf.URL(), sl.URL(), lo.minInstances, lo.maxInstances),
 	})
 	fmt.Fprintf(os.Stdout, "servebench local: wall time %s (service build %s); output in %s\n", time.Since(started).Round(time.Second), buildTime.Round(time.Second), dir)
 	return err
@@ -181,7 +192,7 @@ func describe(ss []scenario.Scenario) string {
 		case scenario.ColdWarm:
 			s += fmt.Sprintf("coldwarm: cold+warm bursts of %d (predict) and %d (faces) for %v", v.Burst, v.FacesBurst, v.Functions)
 		case scenario.Rate:
-			s += fmt.Sprintf("rate: %v/s, %s per step, objective p%g ≤ %s", v.Rates, v.Step, v.Percentile, v.Objective)
+			s += fmt.Sprintf("rate: capacity search from %v/s up to %g/s, %s per step, at most %d steps per search, objective p%g ≤ %s", v.Rates, v.MaxRate, v.Step, v.MaxSteps, v.Percentile, v.Objective)
 		}
 	}
 	return s

@@ -109,7 +109,7 @@ func TestMeasureInterruptedKeepsWhatWasSent(t *testing.T) {
 	err := measure(ctx, slog.New(slog.DiscardHandler), measurement{
 		dir: dir, started: time.Now(),
 		targets: []scenario.Target{{Name: "a", URL: srv.URL}},
-		scenarios: []scenario.Scenario{scenario.Rate{Rates: []float64{20}, Step: time.Minute, Percentile: 99,
+		scenarios: []scenario.Scenario{scenario.Rate{Rates: []float64{20}, MaxRate: 20, Precision: 0.1, MaxSteps: 1, Step: time.Minute, Percentile: 99,
 			Objective: time.Second, Images: []string{"images/dog.jpg"}}},
 		attacker: loadgen.NewAttacker(), stdout: &out,
 	})

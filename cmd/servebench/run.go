@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -10,9 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/servebench/servebench/bench/cloud/fleet"
 	"github.com/servebench/servebench/bench/results"
 	"github.com/servebench/servebench/bench/scenario"
 	"github.com/servebench/servebench/bench/stack"
+	"github.com/servebench/servebench/study"
 )
 
 // multi is a repeatable string flag.
@@ -27,7 +34,7 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var lf loadFlags
 	var targetFlags, stackFlags multi
-	lf.register(fs, 30, "1,2,5,10,20,50", 30*time.Second)
+	lf.register(fs, study.Burst, deployedRates, deployedStep)
 	fs.Var(&targetFlags, "target", "NAME=URL of a deployed service (repeatable)")
 	fs.Var(&stackFlags, "stack", "Pulumi stack whose outputs name the endpoint (repeatable; needs the pulumi CLI)")
 	fs.Usage = func() {
@@ -44,7 +51,7 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	fromStacks, deployments, err := stackTargets(ctx, stackFlags, stack.Outputs)
+	fromStacks, deployments, err := stackTargets(ctx, stackFlags, stack.Outputs, ecsScalingHold(log))
 	if err != nil {
 		return err
 	}
@@ -76,7 +83,8 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 // stackTargets are the endpoints of the named stacks (outputs reads a stack's
 // outputs: stack.Outputs, or a test's) as targets — Cloud Functions as one target
 // per memory size — and the deployment record of each target the outputs describe.
-func stackTargets(ctx context.Context, stacks []string, outputs func(context.Context, string) ([]byte, error)) ([]scenario.Target, map[string]results.Deployment, error) {
+// An ECS target's scaling is held by hold (nil: not held).
+func stackTargets(ctx context.Context, stacks []string, outputs func(context.Context, string) ([]byte, error), hold scalingHold) ([]scenario.Target, map[string]results.Deployment, error) {
 	var targets []scenario.Target
 	deployments := map[string]results.Deployment{}
 	for _, name := range stacks {
@@ -89,16 +97,48 @@ func stackTargets(ctx context.Context, stacks []string, outputs func(context.Con
 			return nil, nil, err
 		}
 		for _, ep := range eps {
-			targets = append(targets, ep.Target())
+			t := ep.Target()
 			if ep.Deployment != nil {
 				deployments[ep.Name] = *ep.Deployment
+				if ep.Deployment.Platform == "ecs" && hold != nil {
+					if t.Scaling, err = hold(ctx, *ep.Deployment, out); err != nil {
+						return nil, nil, err
+					}
+				}
 			}
+			targets = append(targets, t)
 		}
 	}
 	if len(deployments) == 0 {
 		deployments = nil
 	}
 	return targets, deployments, nil
+}
+
+// scalingHold makes the scenario.ScalingHold of a serverful stack's target from
+// its deployment record and its outputs.
+type scalingHold func(ctx context.Context, dep results.Deployment, outputs []byte) (scenario.ScalingHold, error)
+
+// ecsScalingHold holds the scaling of the ECS service a serverful stack's outputs
+// name (bench/cloud/fleet), on the default AWS credentials in the stack's region,
+// as `servebench cloud` does: rate measures it at its minimum size, then scaling on.
+func ecsScalingHold(log *slog.Logger) scalingHold {
+	return func(ctx context.Context, dep results.Deployment, outputs []byte) (scenario.ScalingHold, error) {
+		var out struct{ ClusterName, ServiceName string }
+		if err := json.Unmarshal(outputs, &out); err != nil || out.ClusterName == "" || out.ServiceName == "" {
+			return nil, fmt.Errorf("stack %s: outputs clusterName and serviceName are needed to hold its scaling during the rate scenario", dep.Stack)
+		}
+		var opts []func(*config.LoadOptions) error
+		if dep.Region != "" {
+			opts = append(opts, config.WithRegion(dep.Region))
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: AWS configuration: %w", dep.Stack, err)
+		}
+		return fleet.Service{Cluster: out.ClusterName, Service: out.ServiceName,
+			ECS: ecs.NewFromConfig(cfg), Scaling: applicationautoscaling.NewFromConfig(cfg), Log: log}, nil
+	}
 }
 
 func parseTargets(fl []string) ([]scenario.Target, error) {

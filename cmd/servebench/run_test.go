@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servebench/servebench/bench/cloud/awsfake"
 	"github.com/servebench/servebench/bench/loadgen"
 	"github.com/servebench/servebench/bench/scenario"
 )
@@ -42,7 +43,7 @@ func TestRunStackMeasuresCloudFunctions(t *testing.T) {
 		return fmt.Appendf(nil, `{"url":%q,"mode":"serverless","region":"us-east-1","lambdaMemoryMb":3000,"gcpRegion":"us-central1","gcpUrls":{%s}}`,
 			lambda.URL, strings.Join(kv, ",")), nil
 	}
-	targets, deployments, err := stackTargets(context.Background(), []string{"serverless"}, outputs)
+	targets, deployments, err := stackTargets(context.Background(), []string{"serverless"}, outputs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +112,68 @@ func TestRunStackMeasuresCloudFunctions(t *testing.T) {
 func TestRunStackNoneDescribed(t *testing.T) {
 	_, deployments, err := stackTargets(context.Background(), []string{"s"}, func(context.Context, string) ([]byte, error) {
 		return []byte(`{"url":"http://h"}`), nil
-	})
+	}, nil)
 	if err != nil || deployments != nil {
 		t.Errorf("deployments %v, err %v", deployments, err)
+	}
+}
+
+// `run -stack serverful`: the ECS target's scaling is held through the service
+// its outputs name, on the default AWS configuration (here the environment,
+// pointed at awsfake) in the stack's region; other targets have no hold.
+func TestRunStackHoldsServerfulScaling(t *testing.T) {
+	srv := awsfake.New(t)
+	ecs, aas := awsfake.NewECS(), awsfake.NewApplicationAutoScaling()
+	ecs.Install(srv)
+	aas.Install(srv)
+	ecs.AddService("c", "s", 3)
+	aas.AddECSService("c", "s", 1, 5, awsfake.Suspended{Scheduled: true})
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": "AKIDFAKE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+	} {
+		t.Setenv(k, v)
+	}
+	outputs := func(_ context.Context, name string) ([]byte, error) {
+		if name == "serverless" {
+			return []byte(`{"url":"http://l","mode":"serverless","region":"us-east-1"}`), nil
+		}
+		return []byte(`{"url":"http://lb","mode":"serverful","region":"us-east-1","clusterName":"c","serviceName":"s","otherUrl":"http://x"}`), nil
+	}
+	log := slog.New(slog.DiscardHandler)
+	targets, _, err := stackTargets(context.Background(), []string{"serverful", "serverless"}, outputs, ecsScalingHold(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	var hold scenario.ScalingHold
+	for _, tg := range targets {
+		if tg.Scaling != nil {
+			held, hold = append(held, tg.Name), tg.Scaling
+		}
+	}
+	if fmt.Sprint(held) != "[serverful]" {
+		t.Fatalf("targets with a scaling hold %v, want [serverful]", held)
+	}
+	n, resume, err := hold.HoldScaling(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := aas.Target("service/c/s"); n != 1 || st.Suspended != (awsfake.Suspended{DynamicIn: true, DynamicOut: true, Scheduled: true}) {
+		t.Errorf("held at %d tasks, suspended %+v", n, st.Suspended)
+	}
+	if err := resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := aas.Target("service/c/s"); st.Suspended != (awsfake.Suspended{Scheduled: true}) {
+		t.Errorf("after resume: %+v", st.Suspended)
+	}
+
+	// A serverful stack whose outputs do not name the service cannot be held.
+	_, _, err = stackTargets(context.Background(), []string{"serverful"}, func(context.Context, string) ([]byte, error) {
+		return []byte(`{"url":"http://lb","mode":"serverful"}`), nil
+	}, ecsScalingHold(log))
+	if err == nil || !strings.Contains(err.Error(), "clusterName and serviceName") {
+		t.Errorf("outputs without the service: %v", err)
 	}
 }

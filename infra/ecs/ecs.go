@@ -43,22 +43,13 @@ import (
 	"github.com/servebench/servebench/infra/naming"
 )
 
-// Defaults filled in by NewService (the original study's deployment).
+// Defaults NewService fills in that are the component's own; the study's
+// (instance type, sizes, scaling, task size, listener, ingress, log retention)
+// come from package study.
 const (
-	DefaultInstanceType     = study.InstanceType
-	DefaultMinSize          = study.MinInstances
-	DefaultMaxSize          = study.MaxInstances
-	DefaultCPUTarget        = study.CPUTargetPercent
-	DefaultScaleInCooldown  = study.ScaleInCooldownSeconds
-	DefaultScaleOutCooldown = study.ScaleOutCooldownSeconds
-	DefaultTaskCPU          = study.TaskCPU
-	DefaultTaskMemoryMB     = study.TaskMemoryMB
-	DefaultContainerPort    = 8080
-	DefaultListenerPort     = study.ListenerPort
-	DefaultLogRetentionDays = study.LogRetentionDays
-	DefaultHealthCheckPath  = "/healthz"
-	DefaultIngressCIDR      = study.IngressCIDR
-	DefaultDeregistration   = 10 // seconds: short, so destroy and scale-in do not wait 300 s
+	DefaultContainerPort   = 8080
+	DefaultHealthCheckPath = "/healthz"
+	DefaultDeregistration  = 10 // seconds: short, so destroy and scale-in do not wait 300 s
 	// SteadyStateTimeout bounds how long `up` waits for the service to run its
 	// tasks: an instance takes a few minutes to launch, register and pull the
 	// image; past this something is wrong (no instance registers, the task does
@@ -87,16 +78,20 @@ type ServiceArgs struct {
 	// InputBucketArn and OutputBucketArn scope the task role.
 	InputBucketArn, OutputBucketArn pulumi.StringInput
 
+	// The settings below are optional: unset (nil, zero, empty) takes the study's
+	// value (package study) or the component's default. The stacks set every one
+	// from their configuration, where the defaults are applied. Those for which 0
+	// is a legal value are pointers, so that 0 is deployed as 0.
 	InstanceType     string
 	MinSize, MaxSize int
 	CPUTarget        float64 // percent
-	ScaleInCooldown  int     // seconds
-	ScaleOutCooldown int     // seconds
+	ScaleInCooldown  *int    // seconds; 0: scale in as soon as the metric allows
+	ScaleOutCooldown *int    // seconds
 	TaskCPU          int     // CPU units
 	TaskMemoryMB     int
 	ContainerPort    int
 	ListenerPort     int
-	IngressCIDRs     []string // who may reach the listener; default 0.0.0.0/0
+	IngressCIDRs     []string // who may reach the listener
 	LogRetentionDays int
 	HealthCheckPath  string
 }
@@ -116,44 +111,33 @@ type Service struct {
 }
 
 func (a *ServiceArgs) defaults() {
-	if a.InstanceType == "" {
-		a.InstanceType = DefaultInstanceType
+	setDefault(&a.InstanceType, study.InstanceType)
+	setDefault(&a.MinSize, study.MinInstances)
+	setDefault(&a.MaxSize, study.MaxInstances)
+	setDefault(&a.CPUTarget, study.CPUTargetPercent)
+	if a.ScaleInCooldown == nil {
+		a.ScaleInCooldown = new(study.ScaleInCooldownSeconds)
 	}
-	if a.MinSize == 0 {
-		a.MinSize = DefaultMinSize
+	if a.ScaleOutCooldown == nil {
+		a.ScaleOutCooldown = new(study.ScaleOutCooldownSeconds)
 	}
-	if a.MaxSize == 0 {
-		a.MaxSize = DefaultMaxSize
+	setDefault(&a.TaskCPU, study.TaskCPU)
+	setDefault(&a.TaskMemoryMB, study.TaskMemoryMB)
+	setDefault(&a.ContainerPort, DefaultContainerPort)
+	setDefault(&a.ListenerPort, study.ListenerPort)
+	if a.IngressCIDRs == nil { // an empty list is not unset but nobody: refused
+		a.IngressCIDRs = []string{study.IngressCIDR}
 	}
-	if a.CPUTarget == 0 {
-		a.CPUTarget = DefaultCPUTarget
-	}
-	if a.ScaleInCooldown == 0 {
-		a.ScaleInCooldown = DefaultScaleInCooldown
-	}
-	if a.ScaleOutCooldown == 0 {
-		a.ScaleOutCooldown = DefaultScaleOutCooldown
-	}
-	if a.TaskCPU == 0 {
-		a.TaskCPU = DefaultTaskCPU
-	}
-	if a.TaskMemoryMB == 0 {
-		a.TaskMemoryMB = DefaultTaskMemoryMB
-	}
-	if a.ContainerPort == 0 {
-		a.ContainerPort = DefaultContainerPort
-	}
-	if a.ListenerPort == 0 {
-		a.ListenerPort = DefaultListenerPort
-	}
-	if len(a.IngressCIDRs) == 0 {
-		a.IngressCIDRs = []string{DefaultIngressCIDR}
-	}
-	if a.LogRetentionDays == 0 {
-		a.LogRetentionDays = DefaultLogRetentionDays
-	}
-	if a.HealthCheckPath == "" {
-		a.HealthCheckPath = DefaultHealthCheckPath
+	setDefault(&a.LogRetentionDays, study.LogRetentionDays)
+	setDefault(&a.HealthCheckPath, DefaultHealthCheckPath)
+}
+
+// setDefault sets *v to def when it is the zero value: for settings where zero is
+// not a legal value, so it can only mean unset.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
@@ -163,6 +147,12 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	a.defaults()
 	if a.MinSize > a.MaxSize {
 		return nil, fmt.Errorf("ecs %s: MinSize %d > MaxSize %d", name, a.MinSize, a.MaxSize)
+	}
+	if len(a.IngressCIDRs) == 0 {
+		return nil, fmt.Errorf("ecs %s: IngressCIDRs is empty: nobody could reach the load balancer (nil takes %s)", name, study.IngressCIDR)
+	}
+	if *a.ScaleInCooldown < 0 || *a.ScaleOutCooldown < 0 {
+		return nil, fmt.Errorf("ecs %s: cooldowns %d s (in) and %d s (out): must not be negative", name, *a.ScaleInCooldown, *a.ScaleOutCooldown)
 	}
 	c := &Service{}
 	if err := ctx.RegisterComponentResource("servebench:infra:EcsService", name, c, opts...); err != nil {
@@ -419,8 +409,8 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 				PredefinedMetricType: pulumi.String("ECSServiceAverageCPUUtilization"),
 			},
 			TargetValue:      pulumi.Float64(a.CPUTarget),
-			ScaleInCooldown:  pulumi.Int(a.ScaleInCooldown),
-			ScaleOutCooldown: pulumi.Int(a.ScaleOutCooldown),
+			ScaleInCooldown:  pulumi.Int(*a.ScaleInCooldown),
+			ScaleOutCooldown: pulumi.Int(*a.ScaleOutCooldown),
 		},
 	}, parent); err != nil {
 		return nil, err

@@ -66,14 +66,11 @@ import (
 	"github.com/servebench/servebench/infra/storage"
 )
 
-// Defaults filled in by NewFunctions (the original study's functions).
+// Defaults NewFunctions fills in that are the component's own; the study's
+// (memory, timeout, max instances) come from package study.
 const (
-	DefaultRegion         = "us-central1"
-	DefaultMemoryMB       = study.GCFMemoryMB
-	DefaultTimeoutSeconds = study.GCFTimeoutSeconds
-	DefaultMaxInstances   = study.GCFMaxInstances
-	DefaultRuntime        = "go126"
-	DefaultPublic         = study.GCFPublic
+	DefaultRegion  = "us-central1"
+	DefaultRuntime = "go126"
 )
 
 // Build images: the cleanup policy deletes those older than a day, but keeps
@@ -110,8 +107,15 @@ func (l Library) ArchivePath() string { return "lib/" + l.Name }
 func (l Library) RunPath() string { return path.Join(runSourceDir, l.ArchivePath()) }
 
 // EntryPoints are the functions the service module registers with
-// functions-framework-go.
-var EntryPoints = []string{"predict", "faces_download_data", "faces_train", "faces_upload", "faces_predict"}
+// functions-framework-go: the study's functions, "/" spelt "_" (faces/train is
+// faces_train).
+var EntryPoints = func() []string {
+	var out []string
+	for _, fn := range study.Functions() {
+		out = append(out, strings.ReplaceAll(fn, "/", "_"))
+	}
+	return out
+}()
 
 // FunctionsArgs configures Functions.
 type FunctionsArgs struct {
@@ -125,6 +129,9 @@ type FunctionsArgs struct {
 	Libraries []Library
 	// Objects are uploaded into the input bucket.
 	Objects []storage.Object
+	// FacesSource, when set, is the face-set URL the faces functions fetch instead
+	// of the uploaded faces/orl.zip (serviceenv.Env.FacesSource).
+	FacesSource string
 	// InputName and OutputName are exact bucket names; empty means generated.
 	InputName, OutputName string
 
@@ -165,13 +172,13 @@ func NewFunctions(ctx *pulumi.Context, name string, args *FunctionsArgs, opts ..
 		a.Region = DefaultRegion
 	}
 	if len(a.MemoriesMB) == 0 {
-		a.MemoriesMB = []int{DefaultMemoryMB}
+		a.MemoriesMB = []int{study.GCFMemoryMB}
 	}
 	if a.TimeoutSeconds == 0 {
-		a.TimeoutSeconds = DefaultTimeoutSeconds
+		a.TimeoutSeconds = study.GCFTimeoutSeconds
 	}
 	if a.MaxInstances == 0 {
-		a.MaxInstances = DefaultMaxInstances
+		a.MaxInstances = study.GCFMaxInstances
 	}
 	if a.Runtime == "" {
 		a.Runtime = DefaultRuntime
@@ -405,7 +412,7 @@ func newFunctionSet(ctx *pulumi.Context, name string, a FunctionsArgs, b *bucket
 	fnOpts := append(append([]pulumi.ResourceOption{}, opts...), pulumi.DependsOn(ids.grants))
 	names, urls := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, mem := range a.MemoriesMB {
-		env := serviceenv.Env{Scheme: "gs", Backend: Backend, Platform: "cloudfunctions", MemoryMB: mem}.Vars(b.in.Name, b.out.Name)
+		env := serviceenv.Env{Scheme: "gs", Backend: Backend, Platform: "cloudfunctions", MemoryMB: mem, FacesSource: a.FacesSource}.Vars(b.in.Name, b.out.Name)
 		for _, l := range a.Libraries {
 			env[l.Env] = pulumi.String(l.RunPath())
 		}

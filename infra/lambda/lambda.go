@@ -21,14 +21,10 @@ import (
 	"github.com/servebench/servebench/infra/serviceenv"
 )
 
-// Defaults filled in by NewFunction (the original study's deployment).
+// Limits and the component's own defaults; the study's (memory, timeout,
+// throttling, log retention) come from package study.
 const (
-	DefaultMemoryMB         = study.LambdaMemoryMB
-	DefaultTimeoutSeconds   = study.LambdaTimeoutSeconds
-	DefaultArchitecture     = "x86_64"
-	DefaultThrottleRate     = study.ThrottleRate
-	DefaultThrottleBurst    = study.ThrottleBurst
-	DefaultLogRetentionDays = study.LogRetentionDays
+	DefaultArchitecture = "x86_64"
 	// MaxIntegrationTimeoutSeconds is the most an API Gateway HTTP API waits for
 	// an integration; a longer Lambda timeout would only be cut at the gateway.
 	MaxIntegrationTimeoutSeconds = 30
@@ -59,10 +55,14 @@ type FunctionArgs struct {
 	// InputBucketArn and OutputBucketArn scope the role.
 	InputBucketArn, OutputBucketArn pulumi.StringInput
 
-	MemoryMB       int
-	TimeoutSeconds int
-	Architecture   string
-	// ReservedConcurrency caps concurrent instances; nil leaves the account pool.
+	// The settings below are optional: unset (nil, zero, empty) takes the study's
+	// value (package study) or the component's default. The stacks set every one
+	// from their configuration, where the defaults are applied. None of the
+	// numbers may be 0 but ReservedConcurrency, which is a pointer (0 stops the
+	// function; nil leaves it the account's pool).
+	MemoryMB            int
+	TimeoutSeconds      int
+	Architecture        string
 	ReservedConcurrency *int
 	ThrottleRate        float64 // stage default route, requests per second
 	ThrottleBurst       int
@@ -80,27 +80,31 @@ type Function struct {
 	LogGroupName pulumi.StringOutput `pulumi:"logGroupName"`
 }
 
-// NewFunction creates the function, its role and logs, and the HTTP API.
-func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...pulumi.ResourceOption) (*Function, error) {
-	a := *args
+func (a *FunctionArgs) defaults() {
 	if a.MemoryMB == 0 {
-		a.MemoryMB = DefaultMemoryMB
+		a.MemoryMB = study.LambdaMemoryMB
 	}
 	if a.TimeoutSeconds == 0 {
-		a.TimeoutSeconds = DefaultTimeoutSeconds
+		a.TimeoutSeconds = study.LambdaTimeoutSeconds
 	}
 	if a.Architecture == "" {
 		a.Architecture = DefaultArchitecture
 	}
 	if a.ThrottleRate == 0 {
-		a.ThrottleRate = DefaultThrottleRate
+		a.ThrottleRate = study.ThrottleRate
 	}
 	if a.ThrottleBurst == 0 {
-		a.ThrottleBurst = DefaultThrottleBurst
+		a.ThrottleBurst = study.ThrottleBurst
 	}
 	if a.LogRetentionDays == 0 {
-		a.LogRetentionDays = DefaultLogRetentionDays
+		a.LogRetentionDays = study.LogRetentionDays
 	}
+}
+
+// NewFunction creates the function, its role and logs, and the HTTP API.
+func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...pulumi.ResourceOption) (*Function, error) {
+	a := *args
+	a.defaults()
 	if a.TimeoutSeconds > MaxIntegrationTimeoutSeconds {
 		return nil, fmt.Errorf("lambda %s: timeout %d s is above the %d s an API Gateway HTTP API waits", name, a.TimeoutSeconds, MaxIntegrationTimeoutSeconds)
 	}

@@ -16,7 +16,7 @@ import (
 // Defaults filled in by NewNetwork.
 const (
 	DefaultCIDR  = study.VpcCIDR
-	DefaultZones = 2
+	DefaultZones = study.ALBZones
 	// RegionalZones is the opt-in status of a region's own availability zones,
 	// as against Local and Wavelength Zones ("opted-in", "not-opted-in").
 	RegionalZones = "opt-in-not-required"

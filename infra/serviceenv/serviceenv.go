@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servebench/servebench/study"
 )
 
 // Keys inside an input bucket (the service's bucket layout).
 const (
-	ModelKey = "models/yolox_nano.onnx"
+	ModelKey = study.ModelPath
 	FacesKey = "faces/orl.zip"
 )
 
@@ -65,6 +67,10 @@ type Env struct {
 	MemoryMB int
 	Port     int  // 0 = do not set PORT
 	Preload  bool // load the model at start rather than on the first request
+	// FacesSource is a face-set URL the faces functions fetch themselves (such as
+	// the ORL archive's public home) instead of the uploaded copy at FacesKey;
+	// "" = the upload.
+	FacesSource string
 }
 
 // Vars is the environment for an input and an output bucket name.
@@ -82,6 +88,9 @@ func (e Env) Vars(input, output pulumi.StringInput) pulumi.StringMap {
 		"SERVEBENCH_BACKEND":            pulumi.String(e.Backend),
 		"SERVEBENCH_PLATFORM":           pulumi.String(e.Platform),
 		"SERVEBENCH_MEMORY_MB":          pulumi.String(fmt.Sprint(e.MemoryMB)),
+	}
+	if e.FacesSource != "" {
+		m["SERVEBENCH_FACES_SOURCE"] = pulumi.String(e.FacesSource)
 	}
 	if e.Port != 0 {
 		m["PORT"] = pulumi.String(fmt.Sprint(e.Port))

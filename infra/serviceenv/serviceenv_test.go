@@ -1,6 +1,10 @@
 package serviceenv
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
 
 func TestURL(t *testing.T) {
 	s3 := Env{Scheme: "s3", Region: "eu-west-1"}
@@ -34,5 +38,23 @@ func TestCachePath(t *testing.T) {
 	}
 	if got, want := TurboJPEGLib.CachePath(), "/h/.cache/servebench/turbojpeg-2.1.5/libturbojpeg.so.0"; got != want {
 		t.Errorf("TurboJPEGLib.CachePath() = %s, want %s", got, want)
+	}
+}
+
+// The faces functions fetch the uploaded copy unless the deployment names a public
+// face set; the caller still may not choose one (?source= stays off).
+func TestFacesSource(t *testing.T) {
+	const public = "https://www.cl.cam.ac.uk/research/dtg/attarchive/pub/data/att_faces.zip"
+	in, out := pulumi.String("in"), pulumi.String("out")
+	upload := Env{Scheme: "s3", Region: "us-east-1"}.Vars(in, out)
+	if _, literal := upload["SERVEBENCH_FACES_SOURCE"].(pulumi.String); literal {
+		t.Errorf("without FacesSource the source is %v, want the input bucket's %s", upload["SERVEBENCH_FACES_SOURCE"], FacesKey)
+	}
+	vars := Env{Scheme: "s3", Region: "us-east-1", FacesSource: public}.Vars(in, out)
+	if got := vars["SERVEBENCH_FACES_SOURCE"]; got != pulumi.String(public) {
+		t.Errorf("SERVEBENCH_FACES_SOURCE = %v, want %s", got, public)
+	}
+	if got := vars["SERVEBENCH_FACES_ALLOW_SOURCE"]; got != pulumi.String("false") {
+		t.Errorf("SERVEBENCH_FACES_ALLOW_SOURCE = %v, want false", got)
 	}
 }

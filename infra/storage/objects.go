@@ -20,10 +20,11 @@ type Object struct {
 }
 
 // Objects lists what a deployment uploads from an assets directory: the model,
-// every images/*.jpg, and the ORL faces directory as one zip (faces/orl.zip, the
-// person directories s1..s40 at its root). It checks they exist now, at program
-// time, so a bad directory fails before any resource is created.
-func Objects(dir string) ([]Object, error) {
+// every images/*.jpg, and, with faces, the ORL faces directory as one zip
+// (faces/orl.zip, the person directories s1..s40 at its root; without, the faces
+// functions fetch a public face set themselves). It checks they exist now, at
+// program time, so a bad directory fails before any resource is created.
+func Objects(dir string, faces bool) ([]Object, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("assets directory %s: %w", dir, err)
@@ -43,16 +44,18 @@ func Objects(dir string) ([]Object, error) {
 		return nil, fmt.Errorf("assets directory %s: no images/*.jpg", dir)
 	}
 	sort.Strings(images)
-	faces := filepath.Join(dir, "faces", "orl")
-	if _, err := os.Stat(filepath.Join(faces, "s1", "1.pgm")); err != nil {
-		return nil, fmt.Errorf("assets directory %s: no ORL faces at faces/orl (s1/1.pgm missing)", dir)
-	}
 	objs := []Object{{Key: serviceenv.ModelKey, Source: pulumi.NewFileAsset(model), ContentType: "application/octet-stream"}}
 	for _, img := range images {
 		objs = append(objs, Object{Key: "images/" + filepath.Base(img), Source: pulumi.NewFileAsset(img), ContentType: "image/jpeg"})
 	}
-	objs = append(objs, Object{Key: serviceenv.FacesKey, Source: pulumi.NewFileArchive(faces), ContentType: "application/zip"})
-	return objs, nil
+	if !faces {
+		return objs, nil
+	}
+	orl := filepath.Join(dir, "faces", "orl")
+	if _, err := os.Stat(filepath.Join(orl, "s1", "1.pgm")); err != nil {
+		return nil, fmt.Errorf("assets directory %s: no ORL faces at faces/orl (s1/1.pgm missing)", dir)
+	}
+	return append(objs, Object{Key: serviceenv.FacesKey, Source: pulumi.NewFileArchive(orl), ContentType: "application/zip"}), nil
 }
 
 // LogicalName turns an object key into a resource name part: "images/dog.jpg" →

@@ -19,7 +19,7 @@ func TestObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	objs, err := Objects(dir)
+	objs, err := Objects(dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestObjects(t *testing.T) {
 
 func TestObjectsMissing(t *testing.T) {
 	empty := t.TempDir()
-	if _, err := Objects(empty); err == nil || !strings.Contains(err.Error(), "no model") {
+	if _, err := Objects(empty, true); err == nil || !strings.Contains(err.Error(), "no model") {
 		t.Errorf("empty dir: %v", err)
 	}
 	must := func(err error) {
@@ -52,13 +52,18 @@ func TestObjectsMissing(t *testing.T) {
 	}
 	must(os.MkdirAll(filepath.Join(empty, "models"), 0o755))
 	must(os.WriteFile(filepath.Join(empty, "models", "yolox_nano.onnx"), []byte("onnx"), 0o644))
-	if _, err := Objects(empty); err == nil || !strings.Contains(err.Error(), "no images") {
+	if _, err := Objects(empty, true); err == nil || !strings.Contains(err.Error(), "no images") {
 		t.Errorf("no images: %v", err)
 	}
 	must(os.MkdirAll(filepath.Join(empty, "images"), 0o755))
 	must(os.WriteFile(filepath.Join(empty, "images", "a.jpg"), []byte("jpg"), 0o644))
-	if _, err := Objects(empty); err == nil || !strings.Contains(err.Error(), "no ORL faces") {
+	if _, err := Objects(empty, true); err == nil || !strings.Contains(err.Error(), "no ORL faces") {
 		t.Errorf("no faces: %v", err)
+	}
+	// A deployment whose functions fetch a public face set uploads none.
+	objs, err := Objects(empty, false)
+	if err != nil || len(objs) != 2 || objs[1].Key != "images/a.jpg" {
+		t.Errorf("without faces: %v %v, want the model and the image only", objs, err)
 	}
 	if LogicalName("images/dog_1.jpg") != "images-dog-1-jpg" {
 		t.Errorf("LogicalName = %q", LogicalName("images/dog_1.jpg"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -15,8 +16,10 @@ import (
 var Files = []string{"models/yolox_nano.onnx", "images/dog.jpg", "images/bus.jpg", "faces/orl/s1/1.pgm", "faces/orl/s2/1.pgm"}
 
 // Write writes the fixture into dir.
-func Write(dir string) error {
-	for _, f := range Files {
+func Write(dir string) error { return write(dir, Files) }
+
+func write(dir string, files []string) error {
+	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("assets fixture: %w", err)
@@ -33,6 +36,23 @@ func Dir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// DirWithoutFaces is Dir without faces/: what `servebench assets` left before it
+// fetched a face set, and all a deployment needs whose functions fetch one.
+func DirWithoutFaces(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	var files []string
+	for _, f := range Files {
+		if !strings.HasPrefix(f, "faces/") {
+			files = append(files, f)
+		}
+	}
+	if err := write(dir, files); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -17,6 +17,7 @@ import (
 const (
 	KeyMode         = "servebench:mode"
 	KeyAssetsDir    = "servebench:assetsDir"
+	KeyFacesSource  = "servebench:facesSource"
 	KeyInputBucket  = "servebench:inputBucket"
 	KeyOutputBucket = "servebench:outputBucket"
 	KeyImageKeep    = "servebench:imageKeep"
@@ -86,6 +87,7 @@ type Key struct {
 var Keys = []Key{
 	{KeyMode, "string", "", "(required)", "what the stack stands up: serverful or serverless"},
 	{KeyAssetsDir, "string", "", "$SERVEBENCH_DATA, else ../shared/data", "local directory with models/, images/, faces/orl/ to upload"},
+	{KeyFacesSource, "string", "", "the uploaded faces/orl.zip", "face-set archive URL (https://, s3://, gs://) the faces functions fetch instead of an uploaded copy, e.g. the ORL set's public home; the assets directory then needs no faces/orl/"},
 	{KeyInputBucket, "string", "", "generated", "exact S3 input bucket name"},
 	{KeyOutputBucket, "string", "", "generated", "exact S3 output bucket name"},
 	{KeyImageKeep, "integer", "", strconv.Itoa(study.ImagesKept), "ECR lifecycle rule: images kept"},
@@ -99,7 +101,7 @@ var Keys = []Key{
 	{KeyCPUTarget, "integer", ModeServerful, fmt.Sprint(study.CPUTargetPercent), "target tracking: service CPU percent"},
 	{KeyScaleInCooldown, "integer", ModeServerful, strconv.Itoa(study.ScaleInCooldownSeconds), "target tracking: scale-in cooldown, seconds"},
 	{KeyScaleOutCooldown, "integer", ModeServerful, strconv.Itoa(study.ScaleOutCooldownSeconds), "target tracking: scale-out cooldown, seconds"},
-	{KeyTaskCPU, "integer", ModeServerful, strconv.Itoa(study.TaskCPU), "task CPU units (4096 = one t3a.xlarge)"},
+	{KeyTaskCPU, "integer", ModeServerful, strconv.Itoa(study.TaskCPU), fmt.Sprintf("task CPU units (%d = one %s)", study.TaskCPU, study.InstanceType)},
 	{KeyTaskMemoryMB, "integer", ModeServerful, strconv.Itoa(study.TaskMemoryMB), "task memory, MiB"},
 	{KeyListenerPort, "integer", ModeServerful, strconv.Itoa(study.ListenerPort), "load balancer listener port (HTTP)"},
 	{KeyIngressCIDRs, "array", ModeServerful, `["` + study.IngressCIDR + `"]`, "CIDRs allowed to reach the listener"},

@@ -49,11 +49,12 @@ type Server struct {
 	mu       sync.Mutex
 	handlers map[string]http.Handler
 	calls    []Call
+	denied   map[string]bool // "service Operation"
 }
 
 // New starts a fake closed when the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{handlers: map[string]http.Handler{}}
+	s := &Server{handlers: map[string]http.Handler{}, denied: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -66,6 +67,14 @@ func (s *Server) Handle(service string, h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers[service] = h
+}
+
+// Deny makes every later call of operation on service (its signing name) answer
+// AccessDenied, as AWS does when the caller's policies do not allow it.
+func (s *Server) Deny(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[service+" "+operation] = true
 }
 
 // Config is an aws.Config that sends every client to the fake with static
@@ -129,7 +138,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
 	h := s.handlers[c.Service]
+	denied := s.denied[c.Service+" "+c.Operation]
 	s.mu.Unlock()
+	if denied {
+		msg := fmt.Sprintf("User: arn:aws:iam::%s:user/tester is not authorized to perform: %s:%s", FakeAccount, c.Service, c.Operation)
+		if c.Form != nil {
+			QueryError(w, http.StatusForbidden, "AccessDenied", msg)
+		} else {
+			JSONError(w, http.StatusBadRequest, "AccessDeniedException", msg)
+		}
+		return
+	}
 	if h == nil {
 		JSONError(w, http.StatusBadRequest, "UnknownOperationException", "awsfake: no fake for service "+c.Service)
 		return

@@ -17,10 +17,16 @@ import (
 // yet) while the old one, now ACTIVE, keeps its tasks; after DeploymentPolls
 // DescribeServices calls naming the service the new deployment runs every task,
 // is COMPLETED, and the old one is gone.
+// UpdateService with a desiredCount alone changes the count of the one
+// deployment; its tasks reach it after ScalePolls DescribeServices calls.
 type ECS struct {
 	// DeploymentPolls is how many DescribeServices calls a forced deployment takes
 	// to complete (0 or 1: the first call after UpdateService sees it done).
 	DeploymentPolls int
+	// ScalePolls is how many DescribeServices calls a new desired count (an
+	// UpdateService with desiredCount) takes to be running: tasks started, or
+	// drained and stopped (0 or 1: the first call after sees it reached).
+	ScalePolls int
 	// OnNewDeployment, when set, runs after UpdateService started a new deployment
 	// (outside the fake's lock), so an end-to-end test can restart the local
 	// instance that stands for the service's tasks.
@@ -59,6 +65,9 @@ type ECSDeployment struct {
 	PendingCount int
 
 	pollsLeft int
+	// scaling: a new desired count not yet reached, scalePollsLeft calls away.
+	scaling        bool
+	scalePollsLeft int
 }
 
 // ECSEvent is a service event.
@@ -233,8 +242,16 @@ func (e *ECS) describeServices(w http.ResponseWriter, cluster string, names []st
 	WriteJSON(w, http.StatusOK, out)
 }
 
-// progress moves a forced deployment one poll further.
+// progress moves a forced deployment, or a change of desired count, one poll further.
 func (e *ECS) progress(svc *ECSService) {
+	if p := &svc.Deployments[0]; len(svc.Deployments) == 1 && p.scaling {
+		if p.scalePollsLeft--; p.scalePollsLeft > 0 {
+			return
+		}
+		p.RunningCount, p.PendingCount, p.scaling = p.DesiredCount, 0, false
+		svc.Event(fmt.Sprintf("(service %s) has reached a steady state.", svc.Name))
+		return
+	}
 	if len(svc.Deployments) < 2 {
 		return
 	}
@@ -289,7 +306,17 @@ func (e *ECS) updateService(w http.ResponseWriter, cluster, name string, desired
 	}
 	if desired != nil {
 		svc.DesiredCount = *desired
-		svc.Deployments[0].DesiredCount = *desired
+		p := &svc.Deployments[0]
+		p.DesiredCount = *desired
+		if len(svc.Deployments) == 1 && p.RunningCount != *desired {
+			p.scaling, p.scalePollsLeft = true, e.ScalePolls
+			p.PendingCount = max(0, *desired-p.RunningCount)
+			if *desired > p.RunningCount {
+				svc.Event(fmt.Sprintf("(service %s) has started %d tasks.", svc.Name, *desired-p.RunningCount))
+			} else {
+				svc.Event(fmt.Sprintf("(service %s) has begun draining connections on %d tasks.", svc.Name, p.RunningCount-*desired))
+			}
+		}
 	}
 	if force {
 		old := &svc.Deployments[0]

@@ -76,3 +76,35 @@ func TestCloudFakeECSForcedDeployment(t *testing.T) {
 		t.Errorf("update of an unknown service: %v (hook ran %d times)", err, hooked)
 	}
 }
+
+// A new desired count alone changes the one deployment's; its tasks reach it
+// after ScalePolls describes, the service pending the difference meanwhile.
+func TestCloudFakeECSDesiredCount(t *testing.T) {
+	srv := awsfake.New(t)
+	m := awsfake.NewECS()
+	m.Install(srv)
+	m.ScalePolls = 2
+	m.AddService("c", "s", 1)
+	client := ecs.NewFromConfig(srv.Config())
+	ctx := context.Background()
+	describe := func() ecstypes.Service {
+		t.Helper()
+		out, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"s"}})
+		if err != nil || len(out.Services) != 1 {
+			t.Fatalf("describe: %v %+v", err, out)
+		}
+		return out.Services[0]
+	}
+	for _, tc := range []struct{ desired, pending int32 }{{4, 3}, {2, 0}} {
+		running := describe().RunningCount
+		if _, err := client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("s"), DesiredCount: aws.Int32(tc.desired)}); err != nil {
+			t.Fatal(err)
+		}
+		if s := describe(); s.DesiredCount != tc.desired || s.RunningCount != running || s.PendingCount != tc.pending || len(s.Deployments) != 1 {
+			t.Errorf("to %d, first describe: desired %d running %d pending %d (want running %d, pending %d)", tc.desired, s.DesiredCount, s.RunningCount, s.PendingCount, running, tc.pending)
+		}
+		if s := describe(); s.RunningCount != tc.desired || s.PendingCount != 0 || aws.ToString(s.Events[0].Message) != "(service s) has reached a steady state." {
+			t.Errorf("to %d, second describe: running %d pending %d, newest event %q", tc.desired, s.RunningCount, s.PendingCount, aws.ToString(s.Events[0].Message))
+		}
+	}
+}

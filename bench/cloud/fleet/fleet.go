@@ -2,7 +2,8 @@
 // service on an Auto Scaling group behind an ALB target group. It says when the
 // fleet serves (Ready), replaces every task so the next requests meet new
 // processes (ForceCold, a scenario.Coldable), and counts tasks and instances
-// over a run (Sample).
+// over a run (Sample), and holds its scaling off at its minimum size while the
+// rate scenario measures it (HoldScaling, a scenario.ScalingHold).
 package fleet
 
 import (
@@ -58,6 +59,8 @@ type Service struct {
 	ECS         ECS
 	AutoScaling AutoScaling
 	ELB         ELB
+	// Scaling holds the service's scaling off (HoldScaling); only that needs it.
+	Scaling ApplicationAutoScaling
 
 	Poll    time.Duration // between describes; 0: DefaultPoll
 	Timeout time.Duration // each wait's bound; 0: DefaultTimeout
@@ -261,10 +264,7 @@ func (s Service) ForceCold(ctx context.Context) error {
 		if err != nil {
 			return false, "", err
 		}
-		var parts []string
 		for _, d := range svc.Deployments {
-			parts = append(parts, fmt.Sprintf("%s %s %s running %d of %d", aws.ToString(d.Id), aws.ToString(d.Status),
-				d.RolloutState, d.RunningCount, d.DesiredCount))
 			isNew := aws.ToString(d.Id) != old && (started == "" || aws.ToString(d.Id) == started)
 			if isNew && d.RolloutState == ecstypes.DeploymentRolloutStateFailed {
 				return false, "", fmt.Errorf("deployment %s failed: %s; latest events: %s", aws.ToString(d.Id),
@@ -272,7 +272,7 @@ func (s Service) ForceCold(ctx context.Context) error {
 			}
 		}
 		state := fmt.Sprintf("deployments: %s; service running %d of %d; latest events: %s",
-			strings.Join(parts, ", "), svc.RunningCount, svc.DesiredCount, events(svc, 3))
+			deployments(svc), svc.RunningCount, svc.DesiredCount, events(svc, 3))
 		if len(svc.Deployments) != 1 {
 			return false, state, nil
 		}
@@ -290,6 +290,19 @@ func (s Service) ForceCold(ctx context.Context) error {
 		return err
 	}
 	return s.Ready(ctx)
+}
+
+// deployments describes a service's deployments, for a wait's state.
+func deployments(svc ecstypes.Service) string {
+	var parts []string
+	for _, d := range svc.Deployments {
+		parts = append(parts, fmt.Sprintf("%s %s %s running %d of %d", aws.ToString(d.Id), aws.ToString(d.Status),
+			d.RolloutState, d.RunningCount, d.DesiredCount))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func primary(ds []ecstypes.Deployment) string {
