@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -369,13 +370,45 @@ func (p *Process) Invoke(ctx context.Context, r *http.Request) (*http.Response, 
 	return resp, &results.PlatformReport{DurationMS: rep.DurationMS, BilledMS: rep.BilledMS, InitMS: rep.InitMS, MaxMemoryMB: p.peakRSS()}, nil
 }
 
+// freePort hands out a loopback port for an instance. Not one the kernel picks for
+// 127.0.0.1:0: those come from the ephemeral range, where the load generator's own
+// connections (a new one per request without keep-alive) take their source ports
+// too, and the emulator binds its Runtime API port only at the first invoke, by when
+// a client connection may hold it ("bind: address already in use": the emulator
+// panics and the invoke's connection is reset). So ports come from just below the
+// ephemeral range, round robin from a random start (other test processes launch
+// instances too), each checked free when handed out.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	lo, hi := instancePorts()
+	n := int64(hi - lo)
+	for range n {
+		p := lo + int(portNext.Add(1)%n)
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			_ = ln.Close()
+			return p, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free loopback port in %d..%d", lo, hi-1)
+}
+
+// portNext is where freePort looks next, from a random start.
+var portNext = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(rand.Int64N(1 << 20))
+	return &n
+}()
+
+// instancePorts is the range freePort takes from: the 10,000 ports below the kernel's
+// ephemeral range (net.ipv4.ip_local_port_range; Linux's default starts at 32768).
+func instancePorts() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var first, last int
+		if _, err := fmt.Sscan(string(b), &first, &last); err == nil && first > 11024 {
+			hi = first
+		}
+	}
+	return hi - 10000, hi
 }
 
 func logTail(path string) string {
