@@ -69,6 +69,15 @@ func (l Library) Open() (handle uintptr, path string, err error) {
 	return handle, path, nil
 }
 
+// WithCache is fixed followed by the setup script's copy, cache/dir/name, when there is
+// a cache directory (cache is CacheDir()'s answer; "" leaves the fixed places only).
+func WithCache(cache, dir, name string, fixed ...string) []string {
+	if cache == "" {
+		return fixed
+	}
+	return append(fixed, filepath.Join(cache, dir, name))
+}
+
 // CacheDir is where the setup scripts keep what they fetch: $SERVEBENCH_CACHE if set
 // (the scripts honour it too), else ${XDG_CACHE_HOME:-$HOME/.cache}/servebench. It is
 // "" when none of these is known (no $HOME, as in some sandboxes): then there is no cache

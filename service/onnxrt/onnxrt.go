@@ -11,7 +11,6 @@ package onnxrt
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"unsafe"
 
@@ -27,21 +26,16 @@ const Version = "1.30.0"
 // Library is libonnxruntime as the service looks for it: SERVEBENCH_ONNXRUNTIME_LIB, else
 // the container images' path, the usual system directories, then the setup script's cache.
 func Library() nativelib.Library {
-	c := []string{
-		"/opt/onnxruntime/lib/libonnxruntime.so.1",
-		"/usr/local/lib/libonnxruntime.so.1",
-		"/usr/local/lib/libonnxruntime.so",
-		"/usr/lib/libonnxruntime.so.1",
-		"/usr/lib/libonnxruntime.so",
-	}
-	if cache := nativelib.CacheDir(); cache != "" {
-		c = append(c, filepath.Join(cache, "onnxruntime-"+Version, "libonnxruntime.so.1"))
-	}
 	return nativelib.Library{
-		Name:       "libonnxruntime.so.1",
-		Env:        "SERVEBENCH_ONNXRUNTIME_LIB",
-		Candidates: c,
-		Setup:      "scripts/setup-onnxruntime",
+		Name: "libonnxruntime.so.1",
+		Env:  "SERVEBENCH_ONNXRUNTIME_LIB",
+		Candidates: nativelib.WithCache(nativelib.CacheDir(), "onnxruntime-"+Version, "libonnxruntime.so.1",
+			"/opt/onnxruntime/lib/libonnxruntime.so.1",
+			"/usr/local/lib/libonnxruntime.so.1",
+			"/usr/local/lib/libonnxruntime.so",
+			"/usr/lib/libonnxruntime.so.1",
+			"/usr/lib/libonnxruntime.so"),
+		Setup: "scripts/setup-onnxruntime",
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -33,7 +32,7 @@ const Env = "SERVEBENCH_TURBOJPEG_LIB"
 var Library = nativelib.Library{
 	Name: "libturbojpeg.so.0",
 	Env:  Env,
-	Candidates: candidates(nativelib.CacheDir(),
+	Candidates: nativelib.WithCache(nativelib.CacheDir(), cacheDir, "libturbojpeg.so.0",
 		"/opt/turbojpeg/lib/libturbojpeg.so.0",
 		"/usr/lib/x86_64-linux-gnu/libturbojpeg.so.0",
 		"/usr/lib64/libturbojpeg.so.0",
@@ -41,13 +40,8 @@ var Library = nativelib.Library{
 	Setup: "scripts/setup-turbojpeg",
 }
 
-// candidates appends the setup script's cache to the fixed places, when there is a cache.
-func candidates(cache string, fixed ...string) []string {
-	if cache == "" {
-		return fixed
-	}
-	return append(fixed, filepath.Join(cache, "turbojpeg-2.1.5", "libturbojpeg.so.0"))
-}
+// cacheDir is where scripts/setup-turbojpeg puts the library under nativelib.CacheDir().
+const cacheDir = "turbojpeg-2.1.5"
 
 // Constants of turbojpeg.h (2.1.5; the 2.x values hold in 3.x too).
 const (

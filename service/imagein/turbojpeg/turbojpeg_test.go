@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/servebench/servebench/service/imagein/internal/imagetest"
+	"github.com/servebench/servebench/service/nativelib"
 )
 
 // openCodec loads the library as the service does; a missing one fails the test, and
@@ -453,10 +454,10 @@ func libcPath(tb testing.TB) string {
 }
 
 func TestCandidates(t *testing.T) {
-	if got := candidates("", "/a", "/b"); len(got) != 2 {
+	if got := nativelib.WithCache("", cacheDir, "libturbojpeg.so.0", "/a", "/b"); len(got) != 2 {
 		t.Errorf("no cache dir: %v, want the fixed places only", got)
 	}
-	got := candidates("/c", "/a")
+	got := nativelib.WithCache("/c", cacheDir, "libturbojpeg.so.0", "/a")
 	if want := []string{"/a", "/c/turbojpeg-2.1.5/libturbojpeg.so.0"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("candidates %v, want %v (scripts/setup-turbojpeg's cache last)", got, want)
 	}
