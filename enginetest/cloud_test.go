@@ -308,7 +308,8 @@ func (r *cloudRig) noStacks() {
 
 func (r *cloudRig) results() (results.Header, []results.Record, []results.Sample) {
 	r.t.Helper()
-	h, recs, samples, err := results.ReadFile(filepath.Join(r.out, cloud.ResultsFile))
+	rf, err := results.ReadFile(filepath.Join(r.out, cloud.ResultsFile))
+	h, recs, samples := rf.Header, rf.Records, rf.Samples
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -76,7 +76,8 @@ func TestCloudJoinReportsFromLogs(t *testing.T) {
 		t.Error("serverful counted: it is no Lambda target")
 	}
 
-	h, recs, samples, err := results.ReadFile(path)
+	f, err := results.ReadFile(path)
+	h, recs, samples := f.Header, f.Records, f.Samples
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,8 @@ func (r *rig) run(ctx context.Context) error {
 
 func (r *rig) results() (results.Header, []results.Record, []results.Sample) {
 	r.t.Helper()
-	h, recs, samples, err := results.ReadFile(filepath.Join(r.opts.Out, ResultsFile))
+	rf, err := results.ReadFile(filepath.Join(r.opts.Out, ResultsFile))
+	h, recs, samples := rf.Header, rf.Records, rf.Samples
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -526,7 +527,7 @@ func TestCloudRateHoldsServerfulScaling(t *testing.T) {
 	if want := []string{"fleet hold", "fleet resume"}; !slices.Equal(scaling, want) {
 		t.Errorf("fleet scaling calls %v, want %v", scaling, want)
 	}
-	f, err := results.ReadAllFile(filepath.Join(r.opts.Out, ResultsFile))
+	f, err := results.ReadFile(filepath.Join(r.opts.Out, ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

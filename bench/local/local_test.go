@@ -212,7 +212,8 @@ func TestLocalEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, recs, samples, err := results.Read(f)
+	rf, err := results.Read(f)
+	recs, samples := rf.Records, rf.Samples
 	f.Close()
 	if err != nil {
 		t.Fatal(err)

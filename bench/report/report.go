@@ -80,7 +80,7 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	if opt.OutDir == "" {
 		return nil, errors.New("report: no output directory (Options.OutDir)")
 	}
-	file, err := results.ReadAllFile(resultsPath)
+	file, err := results.ReadFile(resultsPath)
 	h, recs, samples := file.Header, file.Records, file.Samples
 	sum := &Summary{ResultsPath: resultsPath, OutDir: opt.OutDir, Header: h, Capacities: file.Capacities}
 	var trunc *results.TruncatedError

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// A Capacity line written by the Writer comes back from ReadAll as written, among
+// A Capacity line written by the Writer comes back from Read as written, among
 // the other kinds, and Read (which has no place for it) still reads the file.
 func TestCapacityRoundTrip(t *testing.T) {
 	caps := []Capacity{
@@ -36,7 +36,7 @@ func TestCapacityRoundTrip(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := ReadAllFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func TestCapacityRoundTrip(t *testing.T) {
 	if lines := readLines(t, path); lines[2]["kind"] != "capacity" || lines[2]["rate_per_s"] != 37.5 || lines[2]["limited_by"] != "objective" {
 		t.Errorf("capacity line = %v", lines[2])
 	}
-	if _, recs, samples, err := ReadFile(path); err != nil || len(recs) != 1 || len(samples) != 1 {
-		t.Errorf("ReadFile: %d records, %d samples, err %v", len(recs), len(samples), err)
+	if f, err := ReadFile(path); err != nil || len(f.Records) != 1 || len(f.Samples) != 1 {
+		t.Errorf("ReadFile: %d records, %d samples, err %v", len(f.Records), len(f.Samples), err)
 	}
 }
 
@@ -71,7 +71,7 @@ func TestCapacityTruncatedKeepsTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := strings.TrimSuffix(b.String(), "\n")
-	f, err := ReadAll(strings.NewReader(in[:len(in)-5]))
+	f, err := Read(strings.NewReader(in[:len(in)-5]))
 	var trunc *TruncatedError
 	if !errors.As(err, &trunc) || len(f.Capacities) != 1 || f.Capacities[0].Target != "a" {
 		t.Errorf("capacities %+v, err %v; want a's only and a *TruncatedError", f.Capacities, err)

@@ -15,7 +15,7 @@ import (
 // returns everything before it together with this error, so callers can warn and
 // carry on:
 //
-//	h, recs, samples, err := results.ReadFile(path)
+//	f, err := results.ReadFile(path)
 //	var trunc *results.TruncatedError
 //	if errors.As(err, &trunc) { log.Warn(trunc.Error()) } else if err != nil { return err }
 type TruncatedError struct {
@@ -38,19 +38,11 @@ type File struct {
 	Capacities []Capacity
 }
 
-// Read parses a results file: the Header on the first line, then Record
-// ("request"), Sample ("sample") and Capacity ("capacity") lines in any order. It
-// is ReadAll for the callers that need no capacities.
-func Read(r io.Reader) (Header, []Record, []Sample, error) {
-	f, err := ReadAll(r)
-	return f.Header, f.Records, f.Samples, err
-}
-
-// ReadAll parses a results file into its kinds. A malformed line anywhere but at
+// Read parses a results file into its kinds. A malformed line anywhere but at
 // the unterminated end, an unknown kind, or a missing header is an error naming
 // the line (with nothing but the header returned); a truncated last line is
 // skipped with a *TruncatedError and everything before it returned.
-func ReadAll(r io.Reader) (File, error) {
+func Read(r io.Reader) (File, error) {
 	var (
 		f       File
 		br      = bufio.NewReaderSize(r, 64<<10)
@@ -130,19 +122,13 @@ func appendLine[T any](data []byte, to *[]T) error {
 }
 
 // ReadFile is Read on the file at path.
-func ReadFile(path string) (Header, []Record, []Sample, error) {
-	f, err := ReadAllFile(path)
-	return f.Header, f.Records, f.Samples, err
-}
-
-// ReadAllFile is ReadAll on the file at path.
-func ReadAllFile(path string) (File, error) {
+func ReadFile(path string) (File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return File{}, fmt.Errorf("results: %w", err)
 	}
 	defer fh.Close()
-	f, err := ReadAll(fh)
+	f, err := Read(fh)
 	if err != nil {
 		// Wrapped with %w so errors.As still finds a *TruncatedError.
 		return f, fmt.Errorf("%s: %w", path, err)

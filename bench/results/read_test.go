@@ -17,7 +17,8 @@ const (
 
 func TestReadAllKinds(t *testing.T) {
 	in := strings.Join([]string{headLine, recLine, "", sampLine, failLine}, "\n") + "\n"
-	h, recs, samples, err := Read(strings.NewReader(in))
+	f, err := Read(strings.NewReader(in))
+	h, recs, samples := f.Header, f.Records, f.Samples
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,8 @@ func TestReadAllKinds(t *testing.T) {
 
 func TestReadTruncatedLastLine(t *testing.T) {
 	in := headLine + "\n" + recLine + "\n" + recLine[:57] // the writer died mid-line
-	_, recs, _, err := Read(strings.NewReader(in))
+	f, err := Read(strings.NewReader(in))
+	recs := f.Records
 	var trunc *TruncatedError
 	if !errors.As(err, &trunc) {
 		t.Fatalf("err = %v, want *TruncatedError", err)
@@ -58,13 +60,14 @@ func TestReadTruncatedLastLine(t *testing.T) {
 	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, recs, _, err := ReadFile(path); !errors.As(err, &trunc) || len(recs) != 1 {
+	if f, err := ReadFile(path); !errors.As(err, &trunc) || len(f.Records) != 1 {
 		t.Errorf("ReadFile: %d records, err %v", len(recs), err)
 	}
 }
 
 func TestReadCompleteLastLineWithoutNewline(t *testing.T) {
-	_, recs, _, err := Read(strings.NewReader(headLine + "\n" + recLine))
+	f, err := Read(strings.NewReader(headLine + "\n" + recLine))
+	recs := f.Records
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("%d records, err %v", len(recs), err)
 	}
@@ -80,7 +83,8 @@ func TestReadRejects(t *testing.T) {
 		"second header":      headLine + "\n" + headLine + "\n",
 		"truncated header":   headLine[:30],
 	} {
-		_, recs, _, err := Read(strings.NewReader(in))
+		f, err := Read(strings.NewReader(in))
+		recs := f.Records
 		var trunc *TruncatedError
 		if err == nil || errors.As(err, &trunc) {
 			t.Errorf("%s: err = %v, want a hard error", name, err)
@@ -89,7 +93,7 @@ func TestReadRejects(t *testing.T) {
 			t.Errorf("%s: returned %d records with a hard error", name, len(recs))
 		}
 	}
-	if _, _, _, err := ReadFile(filepath.Join(t.TempDir(), "missing.jsonl")); err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing.jsonl")); err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
 		t.Errorf("missing file: %v", err)
 	}
 }

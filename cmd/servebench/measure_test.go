@@ -50,10 +50,11 @@ func readResults(t *testing.T, path string) (results.Header, []results.Record) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, recs, _, err := results.Read(f)
+	rf, err := results.Read(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h, recs := rf.Header, rf.Records
 	return h, recs
 }
 
