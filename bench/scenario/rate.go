@@ -39,6 +39,21 @@ type Rate struct {
 	Images     []string
 }
 
+// LocalRate is the search `servebench local` runs by default: on two shared cores
+// a target saturates far below the cap, so the search ends at a miss; ten 5 s steps
+// are about a minute.
+var LocalRate = Rate{Rates: []float64{2, 4, 8, 16}, MaxRate: 64, Precision: 0.1, MaxSteps: 10,
+	Step: 5 * time.Second, Percentile: 99, Objective: time.Second, MaxErrors: 0.01}
+
+// DeployedRate is the search against deployed stacks (run -stack, cloud): 10 s steps
+// give a p99 over 10 to 500 requests per step and keep the worst case of a default
+// `servebench cloud` near $11 (30 s steps triple the search's share of it).
+var DeployedRate = func() Rate {
+	r := LocalRate
+	r.Rates, r.Step = []float64{1, 2, 5, 10, 20, 50}, 10*time.Second
+	return r
+}()
+
 // minStepRequests: a rate whose step would send fewer requests is not tried, as
 // too few to judge a percentile; the search then says no rate was held.
 const minStepRequests = 10

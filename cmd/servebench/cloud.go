@@ -17,6 +17,7 @@ import (
 
 	"github.com/servebench/servebench/bench/cloud"
 	"github.com/servebench/servebench/bench/local"
+	"github.com/servebench/servebench/bench/scenario"
 	"github.com/servebench/servebench/study"
 )
 
@@ -24,7 +25,7 @@ import (
 func cloudCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	var lf loadFlags
-	lf.register(fs, study.Burst, deployedRates, deployedStep)
+	lf.register(fs, study.Burst, scenario.DeployedRate)
 	stacks := fs.String("stacks", strings.Join(cloud.Stacks, ","), "stacks to deploy and measure, comma-separated: "+strings.Join(cloud.Stacks, ", "))
 	// The sweep's sizes: the Eigenfaces study's two Cloud Functions sizes and the
 	// YOLO study's Lambda size.

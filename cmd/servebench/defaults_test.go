@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/bench/local"
+	"github.com/servebench/servebench/bench/scenario"
 	"github.com/servebench/servebench/study"
 )
 
@@ -17,7 +18,7 @@ func TestFlagDefaultsAreTheStudys(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	var lf loadFlags
 	var lo localFlags
-	lf.register(fs, study.Burst, "1", time.Second)
+	lf.register(fs, study.Burst, scenario.LocalRate)
 	lo.register(fs)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)

@@ -47,17 +47,14 @@ type loadFlags struct {
 	prices     string
 }
 
-// The rate scenario's defaults against deployed stacks (run -stack, cloud): 10 s steps
-// give a p99 over 10 to 500 requests per step and keep the worst case of a default
-// `servebench cloud` near $11 (30 s steps triple the search's share of it).
-const (
-	deployedRates = "1,2,5,10,20,50"
-	deployedStep  = 10 * time.Second
-)
-
 // register adds the flags with their defaults; facesBurst differs between local
-// (where every faces call shares two cores) and run.
-func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, step time.Duration) {
+// (where every faces call shares two cores) and run, and so does the capacity search
+// (scenario.LocalRate, scenario.DeployedRate).
+func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, search scenario.Rate) {
+	rates := make([]string, len(search.Rates))
+	for i, r := range search.Rates {
+		rates[i] = strconv.FormatFloat(r, 'g', -1, 64)
+	}
 	fs.StringVar(&f.out, "out", "", "directory for results.jsonl and the report (default servebench-out/<UTC time>)")
 	fs.StringVar(&f.scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run, comma-separated: "+strings.Join(scenarioNames, ", "))
 	fs.IntVar(&f.batchSize, "batch-size", study.BatchSize, fmt.Sprintf("batches: concurrent POST /predict per batch (YOLO study: %d)", study.BatchSize))
@@ -65,14 +62,14 @@ func (f *loadFlags) register(fs *flag.FlagSet, facesBurst int, rates string, ste
 	fs.IntVar(&f.burst, "burst", study.Burst, fmt.Sprintf("coldwarm: parallel calls per burst for predict (Eigenfaces study: %d)", study.Burst))
 	fs.IntVar(&f.facesBurst, "faces-burst", facesBurst, "coldwarm: parallel calls per burst for the faces functions")
 	fs.StringVar(&f.functions, "functions", strings.Join(scenario.Functions, ","), "coldwarm: functions, comma-separated: "+strings.Join(scenario.Functions, ", "))
-	fs.StringVar(&f.rates, "rates", rates, "rate: the capacity search's first arrival rates in requests/s, comma-separated, ascending; it doubles the last until a rate is not held or -max-rate is")
-	fs.Float64Var(&f.maxRate, "max-rate", defaultMaxRate, "rate: the top arrival rate the search tries, requests/s (a target that holds it is limited by \"cap\")")
-	fs.Float64Var(&f.precision, "precision", defaultPrecision, "rate: bisect between the highest rate held and the lowest missed until they are within this fraction of the missed one")
-	fs.IntVar(&f.maxSteps, "max-steps", defaultMaxSteps, "rate: most steps one search takes, its time budget (a serverful target held at its minimum size is searched twice: held, then scaling on)")
-	fs.DurationVar(&f.step, "step", step, "rate: length of each rate step")
-	fs.Float64Var(&f.percentile, "percentile", 99, "rate: percentile of the latency objective")
-	fs.DurationVar(&f.objective, "objective", time.Second, "rate: latency the percentile must stay within for a rate to hold")
-	fs.Float64Var(&f.maxErrors, "max-errors", 0.01, "rate: fraction of failed requests a step may have and still hold")
+	fs.StringVar(&f.rates, "rates", strings.Join(rates, ","), "rate: the capacity search's first arrival rates in requests/s, comma-separated, ascending; it doubles the last until a rate is not held or -max-rate is")
+	fs.Float64Var(&f.maxRate, "max-rate", search.MaxRate, "rate: the top arrival rate the search tries, requests/s (a target that holds it is limited by \"cap\")")
+	fs.Float64Var(&f.precision, "precision", search.Precision, "rate: bisect between the highest rate held and the lowest missed until they are within this fraction of the missed one")
+	fs.IntVar(&f.maxSteps, "max-steps", search.MaxSteps, "rate: most steps one search takes, its time budget (a serverful target held at its minimum size is searched twice: held, then scaling on)")
+	fs.DurationVar(&f.step, "step", search.Step, "rate: length of each rate step")
+	fs.Float64Var(&f.percentile, "percentile", search.Percentile, "rate: percentile of the latency objective")
+	fs.DurationVar(&f.objective, "objective", search.Objective, "rate: latency the percentile must stay within for a rate to hold")
+	fs.Float64Var(&f.maxErrors, "max-errors", search.MaxErrors, "rate: fraction of failed requests a step may have and still hold")
 	fs.DurationVar(&f.timeout, "timeout", study.LambdaTimeoutSeconds*time.Second, fmt.Sprintf("per-request timeout (the YOLO study's Lambda timeout: %ds)", study.LambdaTimeoutSeconds))
 	fs.DurationVar(&f.facesTO, "faces-timeout", study.GCFTimeoutSeconds*time.Second, fmt.Sprintf("coldwarm: per-request timeout of the faces functions (the Eigenfaces study's Cloud Functions: %ds)", study.GCFTimeoutSeconds))
 	fs.BoolVar(&f.keepAlive, "keepalive", false, "reuse connections (the YOLO study's client did not)")
@@ -180,14 +177,6 @@ func (f *loadFlags) plan(data assets.Dir) ([]scenario.Scenario, error) {
 	}
 	return out, nil
 }
-
-// The capacity search's defaults: locally the 2 cores saturate far below the cap,
-// so the search ends at a miss; 10 steps is about a minute of 5 s steps locally.
-const (
-	defaultMaxRate   = 64
-	defaultPrecision = 0.1
-	defaultMaxSteps  = 10
-)
 
 // rateFlagsCheck is r's validation in the command line's terms: the flag, its
 // value and what is allowed.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/servebench/servebench/assets"
 	"github.com/servebench/servebench/bench/scenario"
+	"github.com/servebench/servebench/study"
 )
 
 func dataDir(t *testing.T) assets.Dir {
@@ -32,7 +34,7 @@ func parseLocal(t *testing.T, args ...string) (*loadFlags, *localFlags, error) {
 	fs.SetOutput(io.Discard)
 	var lf loadFlags
 	var lo localFlags
-	lf.register(fs, 10, "2,4,8,16", 5*time.Second)
+	lf.register(fs, 10, scenario.LocalRate)
 	lo.register(fs)
 	return &lf, &lo, fs.Parse(args)
 }
@@ -157,5 +159,26 @@ func TestNoFacesInData(t *testing.T) {
 	lf, _, _ = parseLocal(t, "-scenarios", "coldwarm", "-functions", "predict,faces/train")
 	if _, err := lf.plan(noFaces); err == nil || !strings.Contains(err.Error(), "-functions faces/train: ") || !strings.Contains(err.Error(), assets.FacesORL) {
 		t.Errorf("faces asked for by name without faces: %v", err)
+	}
+}
+
+// TestSearchDefaults: the rate flags default to the search they are registered with,
+// so the plan without flags is that search (deployed: run, cloud).
+func TestSearchDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var lf loadFlags
+	lf.register(fs, study.Burst, scenario.DeployedRate)
+	if err := fs.Parse([]string{"-scenarios", "rate"}); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := lf.plan(dataDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ss[0].(scenario.Rate)
+	want := scenario.DeployedRate
+	want.Images = got.Images
+	if !reflect.DeepEqual(got, want) || len(got.Images) == 0 {
+		t.Errorf("rate %+v, want %+v with the images", got, want)
 	}
 }

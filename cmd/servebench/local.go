@@ -84,7 +84,7 @@ func localCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	// Locally every request shares this machine's cores with the instances: a
 	// faces burst of 10 (train is a grid search) and short rate steps keep the
 	// default run to a few minutes.
-	lf.register(fs, 10, "2,4,8,16", 5*time.Second)
+	lf.register(fs, 10, scenario.LocalRate)
 	lo.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: servebench local [flags]\n\nStands up a serverful and a serverless deployment of the service on this machine,\nruns the scenarios against both and writes results.jsonl and the report to -out.")

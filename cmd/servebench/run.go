@@ -34,7 +34,7 @@ func runCmd(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var lf loadFlags
 	var targetFlags, stackFlags multi
-	lf.register(fs, study.Burst, deployedRates, deployedStep)
+	lf.register(fs, study.Burst, scenario.DeployedRate)
 	fs.Var(&targetFlags, "target", "NAME=URL of a deployed service (repeatable)")
 	fs.Var(&stackFlags, "stack", "Pulumi stack whose outputs name the endpoint (repeatable; needs the pulumi CLI)")
 	fs.Usage = func() {
