@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -35,6 +36,7 @@ const (
 	EnvPreload        = "SERVEBENCH_PRELOAD"
 	EnvPublicURL      = "SERVEBENCH_PUBLIC_URL"
 	EnvLogLevel       = "SERVEBENCH_LOG_LEVEL"
+	EnvDebugAddr      = "SERVEBENCH_DEBUG_ADDR"
 )
 
 // ModelKey is where the model lives in the input bucket when SERVEBENCH_MODEL is unset.
@@ -86,6 +88,10 @@ type Config struct {
 	// buckets point at PublicURL + "/files".
 	PublicURL string
 	LogLevel  string // debug, info, warn, error
+	// DebugAddr, when set, is a loopback host:port on which the HTTP server
+	// (cmd/server only) serves net/http/pprof, for a soak to read goroutines and
+	// heap from outside. Empty, the default, serves nothing beyond the service.
+	DebugAddr string
 }
 
 // FromEnv loads the configuration from the process environment.
@@ -116,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Preload = p.boolean(EnvPreload, false)
 	c.PublicURL = p.httpURL(EnvPublicURL, fmt.Sprintf("http://localhost:%d", c.Port))
 	c.LogLevel = p.oneOf(EnvLogLevel, c.LogLevel, []string{"debug", "info", "warn", "error"})
+	c.DebugAddr = p.loopbackAddr(EnvDebugAddr)
 	return c, errors.Join(p.errs...)
 }
 
@@ -238,4 +245,28 @@ func (p *parser) httpURL(name, def string) string {
 		return def
 	}
 	return strings.TrimSuffix(v, "/")
+}
+
+// loopbackAddr checks an optional listen address that must stay on this machine:
+// host:port with the host a loopback IP or localhost, and port 0 (any free one)
+// up to 65535. Profiles name functions and show memory, so they are never served
+// on an interface others can reach (":6060" would bind every interface).
+func (p *parser) loopbackAddr(name string) string {
+	v := p.getenv(name)
+	if v == "" {
+		return ""
+	}
+	const want = "want a loopback host:port such as 127.0.0.1:6060, [::1]:6060 or localhost:0 (0: any free port)"
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		p.fail(name, v, want)
+		return ""
+	}
+	ip := net.ParseIP(host)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if perr != nil || strconv.FormatUint(n, 10) != port || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		p.fail(name, v, want)
+		return ""
+	}
+	return v
 }

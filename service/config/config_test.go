@@ -47,6 +47,24 @@ func TestValues(t *testing.T) {
 	}
 }
 
+// TestDebugAddr: the debug listener is off unless asked for, and any loopback
+// host:port is taken as given, port 0 included.
+func TestDebugAddr(t *testing.T) {
+	base := map[string]string{EnvInputBucket: "mem://", EnvOutputBucket: "mem://"}
+	if c, err := Load(env(base)); err != nil || c.DebugAddr != "" {
+		t.Errorf("default: DebugAddr %q, err %v; want off", c.DebugAddr, err)
+	}
+	for _, v := range []string{"127.0.0.1:6060", "127.0.0.1:0", "127.1.2.3:9", "[::1]:6060", "localhost:0"} {
+		m := map[string]string{EnvDebugAddr: v}
+		for k, x := range base {
+			m[k] = x
+		}
+		if c, err := Load(env(m)); err != nil || c.DebugAddr != v {
+			t.Errorf("%s=%q: DebugAddr %q, err %v", EnvDebugAddr, v, c.DebugAddr, err)
+		}
+	}
+}
+
 // TestErrors: each bad value is reported with the variable, the value and what
 // is allowed; all problems at once.
 func TestErrors(t *testing.T) {
@@ -76,6 +94,17 @@ func TestErrors(t *testing.T) {
 		{EnvFacesAllowSrc, "sometimes", "true or false"},
 		{EnvPublicURL, "localhost:8080", "http://"},
 		{EnvLogLevel, "loud", "debug, info, warn, error"},
+		// Profiles must never be served on an interface others can reach.
+		{EnvDebugAddr, ":6060", "loopback host:port"},
+		{EnvDebugAddr, "0.0.0.0:6060", "loopback host:port"},
+		{EnvDebugAddr, "[::]:6060", "loopback host:port"},
+		{EnvDebugAddr, "192.168.1.5:6060", "loopback host:port"},
+		{EnvDebugAddr, "example.com:6060", "loopback host:port"},
+		{EnvDebugAddr, "127.0.0.1", "loopback host:port"},
+		{EnvDebugAddr, "127.0.0.1:http", "loopback host:port"},
+		{EnvDebugAddr, "127.0.0.1:70000", "loopback host:port"},
+		{EnvDebugAddr, "127.0.0.1:-1", "loopback host:port"},
+		{EnvDebugAddr, "127.0.0.1:+80", "loopback host:port"},
 	}
 	for _, c := range cases {
 		m := map[string]string{}

@@ -1,6 +1,8 @@
 // Command server serves the inference service over HTTP on $PORT (ECS, local).
 // It logs JSON to stderr and shuts down gracefully on SIGTERM or SIGINT: it stops
-// accepting, lets requests in flight finish, then exits.
+// accepting, lets requests in flight finish, then exits. With SERVEBENCH_DEBUG_ADDR
+// set it also serves net/http/pprof on that loopback address, apart from the
+// service's port; unset (the default) it serves nothing more.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -59,11 +62,30 @@ func run() error {
 	log.Info("listening", "addr", ln.Addr().String(), "input", cfg.InputBucket, "output", cfg.OutputBucket,
 		"backend", cfg.Backend, "preload", cfg.Preload)
 
+	// Both listeners before either serves: an address taken stops the server
+	// before it has answered anything.
+	debugServed := make(chan error, 1)
+	if cfg.DebugAddr != "" {
+		dsrv, dln, err := debugServer(cfg.DebugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		dsrv.ErrorLog = srv.ErrorLog
+		// Closed, not shut down gracefully: a profile in progress is of no use once
+		// the process is stopping.
+		defer dsrv.Close()
+		log.Info("debug listening", "addr", dln.Addr().String(), "serves", "/debug/pprof/")
+		go func() { debugServed <- dsrv.Serve(dln) }()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-debugServed:
+		_ = srv.Close()
+		return fmt.Errorf("serve debug on %s=%s: %w", config.EnvDebugAddr, cfg.DebugAddr, err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests in flight")
@@ -77,4 +99,23 @@ func run() error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// debugServer listens on addr (config has checked it is loopback) and serves
+// net/http/pprof there on a mux of its own: the package's init also registers on
+// http.DefaultServeMux, which nothing here serves, so the service's port never
+// answers /debug/pprof/.
+func debugServer(addr string) (*http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s=%s: %w", config.EnvDebugAddr, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No WriteTimeout: a CPU profile or trace streams for as long as asked (?seconds=).
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -200,6 +201,119 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// TestDebugListener: by default the server listens on its port alone; with
+// SERVEBENCH_DEBUG_ADDR it also serves net/http/pprof there, and only there —
+// the service's port never answers /debug/pprof/.
+func TestDebugListener(t *testing.T) {
+	bs := seeded(t)
+	off := start(t, bs)
+	off.waitHealthy(t)
+	if got, want := listeningPorts(t, off.cmd.Process.Pid), []int{off.port(t)}; !slices.Equal(got, want) {
+		t.Errorf("default: listening on ports %v, want only the service's %v", got, want)
+	}
+	notServed(t, off.base+"/debug/pprof/goroutine?debug=1")
+
+	debugPort := freePort(t)
+	on := start(t, bs, "SERVEBENCH_DEBUG_ADDR=127.0.0.1:"+debugPort)
+	on.waitHealthy(t)
+	want := []int{on.port(t), atoi(t, debugPort)}
+	slices.Sort(want)
+	if got := listeningPorts(t, on.cmd.Process.Pid); !slices.Equal(got, want) {
+		t.Errorf("SERVEBENCH_DEBUG_ADDR set: listening on ports %v, want %v", got, want)
+	}
+	notServed(t, on.base+"/debug/pprof/goroutine?debug=1")
+	b := get(t, "http://127.0.0.1:"+debugPort+"/debug/pprof/goroutine?debug=1")
+	if !bytes.HasPrefix(b, []byte("goroutine profile: total ")) {
+		t.Errorf("debug listener's goroutine profile begins %q", b[:min(len(b), 80)])
+	}
+}
+
+// notServed checks the service's port answers u with 404, as any unknown route.
+func notServed(t *testing.T, u string) {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET %s: %d, want 404: the service's port must not serve profiles", u, resp.StatusCode)
+	}
+}
+
+// waitHealthy polls /healthz until it answers 200.
+func (p *proc) waitHealthy(tb testing.TB) {
+	tb.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		if resp, err := client.Get(p.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			tb.Fatalf("the server exited: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("the server was not healthy within a minute")
+}
+
+// port is the service's port, from its base URL.
+func (p *proc) port(tb testing.TB) int {
+	return atoi(tb, p.base[strings.LastIndexByte(p.base, ':')+1:])
+}
+
+func atoi(tb testing.TB, s string) int {
+	tb.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// listeningPorts lists, ascending, the TCP ports pid listens on: its sockets
+// (links socket:[inode] under /proc/pid/fd) that /proc/pid/net/tcp{,6} lists
+// in state LISTEN (0A), whatever address they are bound to.
+func listeningPorts(tb testing.TB, pid int) []int {
+	tb.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	var ports []int
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			port, err := strconv.ParseInt(f[1][strings.LastIndexByte(f[1], ':')+1:], 16, 32)
+			if err != nil {
+				tb.Fatalf("/proc/%d/net/%s: %q: %v", pid, table, line, err)
+			}
+			ports = append(ports, int(port))
+		}
+	}
+	slices.Sort(ports)
+	return ports
+}
+
 func get(t *testing.T, u string) []byte {
 	t.Helper()
 	resp, err := http.Get(u)
@@ -223,11 +337,19 @@ func TestServerConfigError(t *testing.T) {
 	if err := os.WriteFile(notALib, []byte("not a library"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A debug address another process holds stops the server, as its own port would.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, c := range []struct {
 		env  []string
 		want []string
 	}{
 		{[]string{"SERVEBENCH_MAX_IMAGE_PIXELS=many"}, []string{`SERVEBENCH_MAX_IMAGE_PIXELS="many"`, "whole number"}},
+		{[]string{"SERVEBENCH_DEBUG_ADDR=:6060"}, []string{`SERVEBENCH_DEBUG_ADDR=":6060"`, "loopback"}},
+		{[]string{"SERVEBENCH_DEBUG_ADDR=" + taken.Addr().String()}, []string{"SERVEBENCH_DEBUG_ADDR=" + taken.Addr().String(), "address already in use"}},
 		{[]string{"SERVEBENCH_TURBOJPEG_LIB=" + notALib}, []string{"SERVEBENCH_TURBOJPEG_LIB", notALib}},
 		{[]string{"SERVEBENCH_BACKEND=onnxruntime", "SERVEBENCH_ONNXRUNTIME_LIB=" + notALib}, []string{"SERVEBENCH_ONNXRUNTIME_LIB", notALib}},
 	} {
