@@ -163,8 +163,10 @@ func firstFile(w http.ResponseWriter, r *http.Request, maxBytes int64) (string, 
 			"want a multipart/form-data body with an image file field, got Content-Type %q", r.Header.Get("Content-Type"))
 	}
 	if r.ContentLength > maxBytes+multipartOverhead {
+		// The limit named is the body's (as bodyError's), not the image's: a body
+		// between the two is refused only if its file is over maxBytes.
 		return "", nil, reply.Errorf(http.StatusRequestEntityTooLarge, reply.CodeTooLarge,
-			"the body is %d bytes, over the limit of %d for an image", r.ContentLength, maxBytes)
+			"the body is %d bytes, over the limit of %d (an image of %d bytes and its form)", r.ContentLength, maxBytes+multipartOverhead, maxBytes)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+multipartOverhead)
 	mr, err := r.MultipartReader()

@@ -116,7 +116,7 @@ type TrainResult struct {
 // Stages: download, load, split, pca, grid_search, fit, evaluate, upload.
 func (s *Store) Train(ctx context.Context, id int, st *timing.Stages) (TrainResult, error) {
 	t := time.Now()
-	data, err := s.read(ctx, datasetKey(id), s.Limits.MaxTotalBytes, "a data set", "download_data", id)
+	data, err := s.read(ctx, datasetKey(id), s.Limits.MaxTotalBytes, "data set", "download_data", id)
 	if err != nil {
 		return TrainResult{}, err
 	}
@@ -195,11 +195,11 @@ type PredictResult struct {
 // download, load, decode, detect, inference.
 func (s *Store) Predict(ctx context.Context, id int, st *timing.Stages) (PredictResult, error) {
 	t := time.Now()
-	modelData, err := s.read(ctx, modelKey(id), 0, "a model", "train", id)
+	modelData, err := s.read(ctx, modelKey(id), 0, "model", "train", id)
 	if err != nil {
 		return PredictResult{}, err
 	}
-	photo, err := s.read(ctx, uploadKey(id), s.ImageLimits.MaxBytes, "an uploaded image", "upload", id)
+	photo, err := s.read(ctx, uploadKey(id), s.ImageLimits.MaxBytes, "uploaded image", "upload", id)
 	if err != nil {
 		return PredictResult{}, err
 	}
