@@ -274,7 +274,7 @@ func overLimit(ct string, body []byte) bool {
 	if bytes.HasPrefix(data, []byte("P5")) || bytes.HasPrefix(data, []byte("P2")) {
 		cfg, err = pgm.DecodeConfig(bytes.NewReader(data))
 	}
-	return err == nil && int64(cfg.Width)*int64(cfg.Height) > fuzzMaxImagePixels
+	return errors.Is(err, pgm.ErrTooLarge) || err == nil && int64(cfg.Width)*int64(cfg.Height) > fuzzMaxImagePixels
 }
 
 // splitRequest is the Content-Type and body of a raw HTTP request.

@@ -330,6 +330,8 @@ func TestFacesBadInput(t *testing.T) {
 	ctNone, noFile := form("", nil)
 	ctBig, bigForm := form("img", append(slices.Clone(facePNG), make([]byte, 200<<10)...))
 	ctBomb, bombForm := form("img", hugePNG(t, 20_000, 20_000))
+	// Beyond what the PGM reader takes at all, not only beyond the service's limit.
+	ctPGMBomb, pgmBombForm := form("img", []byte("P5 100000 100000 255\n\x00"))
 	ctBlank, blankForm := form("img", encodePNG(t, image.NewGray(image.Rect(0, 0, 640, 480))))
 	ctFace, faceForm := form("img", facePNG)
 
@@ -355,6 +357,7 @@ func TestFacesBadInput(t *testing.T) {
 		{"upload not an image", "POST", "/faces/upload", ctText, textForm, 415, "not_an_image", "JPEG or PNG"},
 		{"upload too large", "POST", "/faces/upload", ctBig, bigForm, 413, "too_large", "limit"},
 		{"upload pixel bomb", "POST", "/faces/upload", ctBomb, bombForm, 413, "too_large", "pixels"},
+		{"upload PGM bomb", "POST", "/faces/upload", ctPGMBomb, pgmBombForm, 413, "too_large", "too large"},
 	}
 	check := func(cases []bad) {
 		t.Helper()

@@ -56,7 +56,35 @@ var (
 type Limits struct {
 	MaxEntries    int   // files in the source
 	MaxEntryBytes int64 // one file, uncompressed
-	MaxTotalBytes int64 // all files, uncompressed; also the largest archive read
+	MaxTotalBytes int64 // all files, uncompressed; with their overhead, the largest archive read
+}
+
+// entryOverhead is what an archive adds around each file, at most: a tar header,
+// a PAX header and record for a long or non-ASCII name (names are at most
+// maxNameLen bytes), and the padding of the data to 512 bytes.
+const entryOverhead = 2 << 10
+
+// maxNameLen bounds an entry's name. No byte limit counts names, and a tar.gz can
+// carry megabyte names that compress to nothing; real data sets' paths are short.
+const maxNameLen = 256
+
+// tarBytes bounds a .tar.gz once decompressed: MaxTotalBytes of files,
+// entryOverhead for each of MaxEntries, and the end blocks. The tar reader
+// inflates the data of the entries ReadArchive skips too, and a header-only entry
+// counts against no other limit, so without this bound a bomb of either would be
+// inflated in full.
+func (l Limits) tarBytes() int64 {
+	return l.MaxTotalBytes + int64(l.MaxEntries)*entryOverhead + 1024
+}
+
+// archiveBytes bounds an archive as read: files of MaxTotalBytes in their
+// container (tarBytes covers a tar's or a zip's overhead per file) and compressed
+// data that did not compress (deflate adds 5 bytes per stored block of up to 64 KiB,
+// gzip an 18-byte frame), so that the archive WriteArchive stores of files within
+// the limits reads back.
+func (l Limits) archiveBytes() int64 {
+	t := l.tarBytes()
+	return t + t/1024 + 1024
 }
 
 // DefaultLimits fit the whole LFW archive (13 233 photos, about 180 MB, read before
@@ -98,8 +126,12 @@ func (b *filesBuilder) add(name string, r io.Reader) error {
 }
 
 // safeName rejects names that are absolute or climb out of the archive's root
-// (../), so no entry can pass for a path outside the data set.
+// (../), so no entry can pass for a path outside the data set, and names of the
+// root itself or longer than maxNameLen.
 func safeName(name string) (string, error) {
+	if len(name) > maxNameLen {
+		return "", fmt.Errorf("%w %.40q…: longer than %d bytes", errUnsafeEntry, name, maxNameLen)
+	}
 	if strings.ContainsRune(name, '\\') || strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("%w %q", errUnsafeEntry, name)
 	}
@@ -110,22 +142,32 @@ func safeName(name string) (string, error) {
 	if clean == ".." || strings.HasPrefix(clean, "../") {
 		return "", fmt.Errorf("%w %q: leaves the archive", errUnsafeEntry, name)
 	}
+	if clean == "." {
+		return "", fmt.Errorf("%w %q: names no file", errUnsafeEntry, name)
+	}
 	return clean, nil
 }
 
 // ReadArchive reads a .tar.gz, .tar or .zip archive (told apart by their leading
 // bytes) within lim. Directories, links and other non-regular entries are skipped.
 func ReadArchive(r io.Reader, lim Limits) (Files, error) {
-	data, err := io.ReadAll(io.LimitReader(r, lim.MaxTotalBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, lim.archiveBytes()+1))
 	if err != nil {
 		return nil, fmt.Errorf("read archive: %w", err)
 	}
-	if int64(len(data)) > lim.MaxTotalBytes {
-		return nil, fmt.Errorf("archive larger than %d bytes: %w", lim.MaxTotalBytes, errLimitExceeded)
+	if int64(len(data)) > lim.archiveBytes() {
+		return nil, fmt.Errorf("archive larger than %d bytes: %w", lim.archiveBytes(), errLimitExceeded)
 	}
 	b := &filesBuilder{lim: lim, files: Files{}}
 	switch {
-	case bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")):
+	case isZip(data):
+		// zip.NewReader indexes every central directory record, about 230 bytes
+		// of memory for 46 of archive, before any limit applies. Each record
+		// starts with this signature, so counting it bounds the index first;
+		// directories have records too, so allow as many again.
+		if n := bytes.Count(data, []byte("PK\x01\x02")); n > 2*lim.MaxEntries {
+			return nil, fmt.Errorf("zip directory of up to %d entries, over %d: %w", n, 2*lim.MaxEntries, errLimitExceeded)
+		}
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return nil, fmt.Errorf("read zip: %w", err)
@@ -149,7 +191,7 @@ func ReadArchive(r io.Reader, lim Limits) (Files, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read gzip: %w", err)
 		}
-		if err := readTar(zr, b); err != nil {
+		if err := readTar(&boundedReader{r: zr, max: lim.tarBytes()}, b); err != nil {
 			return nil, err
 		}
 	case len(data) > 262 && string(data[257:262]) == "ustar":
@@ -160,6 +202,32 @@ func ReadArchive(r io.Reader, lim Limits) (Files, error) {
 		return nil, errors.New("read archive: not a .tar.gz, .tar or .zip")
 	}
 	return b.files, nil
+}
+
+// isZip tells a zip archive by its first record: a file, or the end of an empty
+// archive. (zip.NewReader would also read one after other bytes.)
+func isZip(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06"))
+}
+
+// boundedReader reads r up to max bytes and fails with errLimitExceeded when r
+// holds more.
+type boundedReader struct {
+	r         io.Reader
+	max, read int64
+}
+
+func (br *boundedReader) Read(p []byte) (int, error) {
+	if left := br.max - br.read; int64(len(p)) > left+1 {
+		p = p[:left+1] // one byte past the bound tells that r holds more
+	}
+	n, err := br.r.Read(p)
+	br.read += int64(n)
+	if over := br.read - br.max; over > 0 {
+		br.read = br.max
+		return n - int(over), fmt.Errorf("archive larger than %d bytes decompressed: %w", br.max, errLimitExceeded)
+	}
+	return n, err
 }
 
 func readTar(r io.Reader, b *filesBuilder) error {

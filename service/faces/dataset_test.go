@@ -12,7 +12,9 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -187,6 +189,33 @@ func TestArchiveRoundTrip(t *testing.T) {
 	}
 }
 
+// TestArchiveAtTheLimits: files that fill every limit with data that does not
+// compress make an archive larger than MaxTotalBytes; WriteArchive's archive of
+// them reads back (download_data stores it, train reads it).
+func TestArchiveAtTheLimits(t *testing.T) {
+	lim := Limits{MaxEntries: 3, MaxEntryBytes: 1 << 20, MaxTotalBytes: 3 << 20}
+	files := Files{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range lim.MaxEntries {
+		data := make([]byte, lim.MaxEntryBytes)
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		files[strings.Repeat("d/", maxNameLen/2-4)+strconv.Itoa(i)] = data
+	}
+	var b bytes.Buffer
+	if err := WriteArchive(&b, files); err != nil {
+		t.Fatal(err)
+	}
+	if int64(b.Len()) <= lim.MaxTotalBytes {
+		t.Fatalf("the archive is %d bytes, not over the files' %d: the test tests nothing", b.Len(), lim.MaxTotalBytes)
+	}
+	got, err := ReadArchive(&b, lim)
+	if err != nil || len(got) != len(files) {
+		t.Fatalf("%d files, %v; want all %d", len(got), err, len(files))
+	}
+}
+
 func TestArchiveBombsAndTraversal(t *testing.T) {
 	small := Limits{MaxEntries: 5, MaxEntryBytes: 1 << 20, MaxTotalBytes: 3 << 20}
 	zeros := make([]byte, 2<<20) // compresses to a few KB
@@ -200,7 +229,7 @@ func TestArchiveBombsAndTraversal(t *testing.T) {
 		{"tar.gz entry bomb", tarGz(t, map[string][]byte{"s1/1.pgm": zeros}), errLimitExceeded},
 		{"total", tarGz(t, map[string][]byte{"a": mb, "b": mb, "c": mb, "d": mb}), errLimitExceeded},
 		{"entries", zipOf(t, map[string][]byte{"1": nil, "2": nil, "3": nil, "4": nil, "5": nil, "6": nil}), errLimitExceeded},
-		{"archive size", append([]byte("PK\x03\x04"), make([]byte, 3<<20)...), errLimitExceeded},
+		{"archive size", append([]byte("PK\x03\x04"), make([]byte, 4<<20)...), errLimitExceeded},
 		{"tar dot-dot", tarGz(t, map[string][]byte{"../../etc/s1/1.pgm": []byte("x")}), errUnsafeEntry},
 		{"zip dot-dot", zipOf(t, map[string][]byte{"orl/../../s1/1.pgm": []byte("x")}), errUnsafeEntry},
 		{"absolute", tarGz(t, map[string][]byte{"/etc/s1/1.pgm": []byte("x")}), errUnsafeEntry},

@@ -71,7 +71,9 @@ func (m *Model) Validate() error {
 	if m.PCA == nil || m.SVM == nil {
 		return fmt.Errorf("model lacks its PCA or SVM")
 	}
-	if m.Width < 1 || m.Height < 1 || m.Width*m.Height != m.PCA.Dim() {
+	// By division, not product: Width·Height can wrap around to the feature count
+	// with sides that Refine would index far out of range.
+	if d := m.PCA.Dim(); m.Width < 1 || m.Height < 1 || d%m.Height != 0 || d/m.Height != m.Width {
 		return fmt.Errorf("model image size %d×%d does not match %d PCA features", m.Width, m.Height, m.PCA.Dim())
 	}
 	if err := m.PCA.Validate(); err != nil {
@@ -83,17 +85,51 @@ func (m *Model) Validate() error {
 	if m.SVM.Dim() != m.PCA.K() {
 		return fmt.Errorf("svm takes %d features, pca gives %d", m.SVM.Dim(), m.PCA.K())
 	}
-	for _, c := range m.SVM.Classes {
+	// Predict's votes and score rely on what svm.Model documents and its Validate
+	// leaves unchecked: classes ascending, each with one vote count, and exactly
+	// the pairs (0,1), (0,2), …, (1,2), … in order, so no class gets more than
+	// k−1 votes.
+	k := len(m.SVM.Classes)
+	for i, c := range m.SVM.Classes {
 		if c < 0 || c >= len(m.Names) {
 			return fmt.Errorf("svm label %d has no name (%d names)", c, len(m.Names))
 		}
-	}
-	for _, v := range m.PCA.Mean {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("pca mean is not finite")
+		if i > 0 && c <= m.SVM.Classes[i-1] {
+			return fmt.Errorf("svm labels %v are not ascending", m.SVM.Classes)
 		}
 	}
+	next := 0
+	for a := 0; a < k; a++ {
+		for b := a + 1; b < k; b++ {
+			if p := m.SVM.Pairs[next]; p.A != a || p.B != b {
+				return fmt.Errorf("svm pair %d is (%d,%d), want (%d,%d)", next, p.A, p.B, a, b)
+			}
+			next++
+		}
+	}
+	// A NaN or infinity anywhere would make every prediction meaningless, and a
+	// NaN would make a decoded model differ from itself.
+	finite := allFinite(m.PCA.Mean) && allFinite(m.PCA.Components...) && allFinite(m.SVM.SV...) &&
+		allFinite([]float64{m.SVM.Params.C, m.SVM.Params.Gamma})
+	for _, p := range m.SVM.Pairs {
+		finite = finite && allFinite(p.Coef, []float64{p.Rho})
+	}
+	if !finite {
+		return fmt.Errorf("model holds a number that is not finite")
+	}
 	return nil
+}
+
+// allFinite tells whether every value of every row is a finite number.
+func allFinite(rows ...[]float64) bool {
+	for _, row := range rows {
+		for _, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Prediction is the label of one face. Score is the share of the one-vs-one votes

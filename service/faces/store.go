@@ -116,7 +116,7 @@ type TrainResult struct {
 // Stages: download, load, split, pca, grid_search, fit, evaluate, upload.
 func (s *Store) Train(ctx context.Context, id int, st *timing.Stages) (TrainResult, error) {
 	t := time.Now()
-	data, err := s.read(ctx, datasetKey(id), s.Limits.MaxTotalBytes, "data set", "download_data", id)
+	data, err := s.read(ctx, datasetKey(id), s.Limits.archiveBytes(), "data set", "download_data", id)
 	if err != nil {
 		return TrainResult{}, err
 	}
@@ -259,6 +259,9 @@ func (s *Store) decodeImage(data []byte) (image.Image, string, error) {
 			"the image is %d bytes, over the limit of %d", len(data), s.ImageLimits.MaxBytes)
 	}
 	cfg, err := pgm.DecodeConfig(bytes.NewReader(data))
+	if errors.Is(err, pgm.ErrTooLarge) {
+		return nil, "", reply.Errorf(http.StatusRequestEntityTooLarge, reply.CodeTooLarge, "the PGM image is too large: %v", err)
+	}
 	if err != nil {
 		return nil, "", reply.Errorf(http.StatusUnsupportedMediaType, reply.CodeNotImage, "not a readable PGM image: %v", err)
 	}

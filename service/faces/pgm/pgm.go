@@ -10,11 +10,18 @@ import (
 	"image"
 	"image/color"
 	"io"
+	"slices"
 )
 
-// MaxPixels bounds width·height so a forged header cannot make Decode allocate
-// without limit.
+// MaxPixels bounds width·height: the largest image Decode returns. Decode's memory
+// follows the bytes it is given, so a header declaring this much costs nothing
+// until its raster arrives; callers with tighter limits check DecodeConfig first.
 const MaxPixels = 64 << 20
+
+// ErrTooLarge is in the chain of an error about a header declaring more than
+// MaxPixels or a number too large to be a size, so that a caller can answer "too
+// large" (413) rather than "not an image".
+var ErrTooLarge = errors.New("image too large")
 
 func init() {
 	image.RegisterFormat("pgm", "P5", Decode, DecodeConfig)
@@ -27,48 +34,53 @@ type header struct {
 	maxval        int
 }
 
-// readToken returns the next whitespace-separated token, skipping # comments.
-func readToken(r *bufio.Reader) (string, error) {
-	var tok []byte
-	for {
-		b, err := r.ReadByte()
-		if err != nil {
-			if err == io.EOF && len(tok) > 0 {
-				return string(tok), nil
-			}
-			return "", err
-		}
-		switch {
-		case b == '#' && len(tok) == 0:
-			if _, err := r.ReadString('\n'); err != nil {
-				return "", err
-			}
-		case b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f':
-			if len(tok) > 0 {
-				return string(tok), nil
-			}
-		default:
-			if len(tok) > 16 {
-				return "", errors.New("pgm: header token too long")
-			}
-			tok = append(tok, b)
-		}
-	}
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
 }
 
+// readInt reads the next whitespace-separated decimal number, skipping #
+// comments, without allocating: a plain raster is one call per sample.
 func readInt(r *bufio.Reader, what string) (int, error) {
-	t, err := readToken(r)
+	b, err := r.ReadByte()
+	for err == nil && (isSpace(b) || b == '#') {
+		if b == '#' {
+			err = skipLine(r)
+			if err != nil {
+				break
+			}
+		}
+		b, err = r.ReadByte()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("pgm: reading %s: %w", what, err)
 	}
 	n := 0
-	for _, c := range []byte(t) {
-		if c < '0' || c > '9' || n > 1<<24 {
-			return 0, fmt.Errorf("pgm: %s %q is not a small non-negative integer", what, t)
+	for {
+		if b < '0' || b > '9' {
+			return 0, fmt.Errorf("pgm: %s: %q is not a digit", what, b)
 		}
-		n = n*10 + int(c-'0')
+		if n > 1<<24 {
+			return 0, fmt.Errorf("pgm: %s is not a small non-negative integer: %w", what, ErrTooLarge)
+		}
+		n = n*10 + int(b-'0')
+		b, err = r.ReadByte()
+		if err == io.EOF || err == nil && isSpace(b) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("pgm: reading %s: %w", what, err)
+		}
 	}
-	return n, nil
+}
+
+// skipLine skips the rest of a comment line, however long, without keeping it.
+func skipLine(r *bufio.Reader) error {
+	for {
+		_, err := r.ReadSlice('\n')
+		if err != bufio.ErrBufferFull {
+			return err
+		}
+	}
 }
 
 func readHeader(r *bufio.Reader) (header, error) {
@@ -94,8 +106,11 @@ func readHeader(r *bufio.Reader) (header, error) {
 	if h.maxval, err = readInt(r, "maxval"); err != nil {
 		return h, err
 	}
-	if h.width < 1 || h.height < 1 || h.width*h.height > MaxPixels {
-		return h, fmt.Errorf("pgm: size %d×%d is empty or larger than %d pixels", h.width, h.height, MaxPixels)
+	if h.width < 1 || h.height < 1 {
+		return h, fmt.Errorf("pgm: size %d×%d is empty", h.width, h.height)
+	}
+	if h.width*h.height > MaxPixels {
+		return h, fmt.Errorf("pgm: size %d×%d is larger than %d pixels: %w", h.width, h.height, MaxPixels, ErrTooLarge)
 	}
 	if h.maxval < 1 || h.maxval > 65535 {
 		return h, fmt.Errorf("pgm: maxval %d is not in 1..65535", h.maxval)
@@ -118,58 +133,89 @@ func DecodeConfig(r io.Reader) (image.Config, error) {
 
 // Decode reads a PGM image as *image.Gray, or *image.Gray16 when maxval > 255.
 // Samples are scaled to the full range of the result.
+//
+// The pixels grow as the raster arrives rather than being allocated from the
+// header, which a 17-byte file declaring MaxPixels would have made cost hundreds
+// of MB before failing as truncated.
 func Decode(r io.Reader) (image.Image, error) {
 	br := bufio.NewReader(r)
 	h, err := readHeader(br)
 	if err != nil {
 		return nil, err
 	}
-	n := h.width * h.height
-	samples := make([]int, n)
-	switch {
-	case h.plain:
-		for i := range samples {
-			if samples[i], err = readInt(br, "sample"); err != nil {
-				return nil, err
-			}
+	size := 1 // bytes per sample, in the file (P5) and in the image
+	if h.maxval > 255 {
+		size = 2
+	}
+	var pix []byte
+	if h.plain {
+		if pix, err = readPlain(br, h, size); err != nil {
+			return nil, err
 		}
-	default:
-		// Exactly one whitespace byte separates maxval from the raster; readToken
+	} else {
+		// Exactly one whitespace byte separates maxval from the raster; readInt
 		// consumed it.
-		size := 1
-		if h.maxval > 255 {
-			size = 2
-		}
-		raw := make([]byte, n*size)
-		if _, err := io.ReadFull(br, raw); err != nil {
+		if pix, err = readRaw(br, h.width*h.height*size); err != nil {
 			return nil, fmt.Errorf("pgm: raster of %d×%d: %w", h.width, h.height, err)
-		}
-		for i := range samples {
-			if size == 1 {
-				samples[i] = int(raw[i])
-			} else {
-				samples[i] = int(raw[2*i])<<8 | int(raw[2*i+1])
-			}
 		}
 	}
 	rect := image.Rect(0, 0, h.width, h.height)
-	if h.maxval <= 255 {
-		img := image.NewGray(rect)
-		for i, s := range samples {
-			if s > h.maxval {
-				return nil, fmt.Errorf("pgm: sample %d exceeds maxval %d", s, h.maxval)
+	if size == 1 {
+		if h.maxval != 255 {
+			for i, s := range pix {
+				if int(s) > h.maxval {
+					return nil, fmt.Errorf("pgm: sample %d exceeds maxval %d", s, h.maxval)
+				}
+				pix[i] = uint8((int(s)*255 + h.maxval/2) / h.maxval)
 			}
-			img.Pix[i] = uint8((s*255 + h.maxval/2) / h.maxval)
 		}
-		return img, nil
+		return &image.Gray{Pix: pix, Stride: h.width, Rect: rect}, nil
 	}
-	img := image.NewGray16(rect)
-	for i, s := range samples {
+	for i := 0; i < len(pix); i += 2 {
+		s := int(pix[i])<<8 | int(pix[i+1])
 		if s > h.maxval {
 			return nil, fmt.Errorf("pgm: sample %d exceeds maxval %d", s, h.maxval)
 		}
 		v := (s*65535 + h.maxval/2) / h.maxval
-		img.Pix[2*i], img.Pix[2*i+1] = uint8(v>>8), uint8(v)
+		pix[i], pix[i+1] = uint8(v>>8), uint8(v)
 	}
-	return img, nil
+	return &image.Gray16{Pix: pix, Stride: 2 * h.width, Rect: rect}, nil
+}
+
+// readRaw reads n bytes, growing the buffer only as they arrive: each read asks
+// for as much as has come so far (4 KB at first), so the buffer is never more
+// than about twice the bytes actually read.
+func readRaw(r io.Reader, n int) ([]byte, error) {
+	var pix []byte
+	for len(pix) < n {
+		k := min(n-len(pix), max(len(pix), 4<<10))
+		pix = slices.Grow(pix, k)
+		got, err := io.ReadFull(r, pix[len(pix):len(pix)+k])
+		pix = pix[:len(pix)+got]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return pix, nil
+}
+
+// readPlain reads the width·height decimal samples of a P2 raster as big-endian
+// samples of size bytes; each takes at least one byte of input.
+func readPlain(r *bufio.Reader, h header, size int) ([]byte, error) {
+	var pix []byte
+	for range h.width * h.height {
+		s, err := readInt(r, "sample")
+		if err != nil {
+			return nil, err
+		}
+		if s > h.maxval {
+			return nil, fmt.Errorf("pgm: sample %d exceeds maxval %d", s, h.maxval)
+		}
+		if size == 1 {
+			pix = append(pix, uint8(s))
+		} else {
+			pix = append(pix, uint8(s>>8), uint8(s))
+		}
+	}
+	return pix, nil
 }

@@ -47,17 +47,23 @@ func TestDecode16Bit(t *testing.T) {
 	}
 }
 
-func TestDecodeORLFile(t *testing.T) {
+// orlFile reads one image of the ORL set from the shared test data:
+// $SERVEBENCH_DATA, else ../shared/data beside the checkout.
+func orlFile(tb testing.TB, name string) []byte {
+	tb.Helper()
 	dir := os.Getenv("SERVEBENCH_DATA")
 	if dir == "" {
 		dir = "../../../../shared/data"
 	}
-	f, err := os.Open(filepath.Join(dir, "faces/orl/s1/1.pgm"))
+	data, err := os.ReadFile(filepath.Join(dir, "faces/orl", name))
 	if err != nil {
-		t.Fatalf("ORL data (set SERVEBENCH_DATA to the shared data directory): %v", err)
+		tb.Fatalf("ORL data (set SERVEBENCH_DATA to the shared data directory): %v", err)
 	}
-	defer f.Close()
-	img, err := Decode(f)
+	return data
+}
+
+func TestDecodeORLFile(t *testing.T) {
+	img, err := Decode(bytes.NewReader(orlFile(t, "s1/1.pgm")))
 	if err != nil {
 		t.Fatal(err)
 	}
