@@ -172,11 +172,11 @@ func (r *reader) serverful() ServerfulConfig {
 		r.fail(stackconfig.KeyVpcID, s.VpcID, "not a VPC id (vpc-0123abcd)")
 	}
 	if len(s.SubnetIDs) == 1 {
-		r.fail(stackconfig.KeySubnetIDs, strings.Join(s.SubnetIDs, ","), "an ALB needs subnets in at least two zones")
+		r.failValue(stackconfig.KeySubnetIDs, strings.Join(s.SubnetIDs, ","), "an ALB needs subnets in at least two zones")
 	}
 	for _, id := range s.SubnetIDs {
 		if !subnetRE.MatchString(id) {
-			r.fail(stackconfig.KeySubnetIDs, id, "not a subnet id (subnet-0123abcd)")
+			r.failValue(stackconfig.KeySubnetIDs, id, "not a subnet id (subnet-0123abcd)")
 		}
 	}
 	if _, err := network.SubnetCIDRs(s.VpcCIDR, network.DefaultZones); err != nil {
@@ -190,7 +190,7 @@ func (r *reader) serverful() ServerfulConfig {
 	}
 	for _, cidr := range s.IngressCIDRs {
 		if p, err := netip.ParsePrefix(cidr); err != nil || p.Masked() != p {
-			r.fail(stackconfig.KeyIngressCIDRs, cidr, "not a CIDR block (e.g. 203.0.113.0/24)")
+			r.failValue(stackconfig.KeyIngressCIDRs, cidr, "not a CIDR block (e.g. 203.0.113.0/24)")
 		}
 	}
 	return s
@@ -234,7 +234,7 @@ func (r *reader) serverless(root string) ServerlessConfig {
 	}
 	for _, m := range s.GCPInvokers {
 		if !invokerRE.MatchString(m) {
-			r.fail(stackconfig.KeyGCPInvokers, m, "not an IAM member (user:, serviceAccount:, group: or domain: followed by a name)")
+			r.failValue(stackconfig.KeyGCPInvokers, m, "not an IAM member (user:, serviceAccount:, group: or domain: followed by a name)")
 		}
 	}
 	if s.GCPProject != "" && !gcpProjectRE.MatchString(s.GCPProject) {
@@ -270,6 +270,8 @@ var (
 	logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 	// Cloud Functions (2nd gen) memory tiers, MiB.
 	gcpMemories = []int{128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768}
+	// oneLine escapes line breaks, so that each error stays one line.
+	oneLine = strings.NewReplacer("\r", `\r`, "\n", `\n`)
 )
 
 // reader reads typed values, collecting one error per bad value.
@@ -278,12 +280,21 @@ type reader struct {
 	errs []error
 }
 
+// fail records a bad value of key; "" for one not set, or refused whatever it is.
 func (r *reader) fail(key, value, why string) {
 	if value == "" {
-		r.errs = append(r.errs, fmt.Errorf("config %s: %s", key, why))
+		// A path or an error quoted in why may hold a line break from the
+		// value: escaped, so that every line of the report names its key.
+		r.errs = append(r.errs, fmt.Errorf("config %s: %s", key, oneLine.Replace(why)))
 		return
 	}
-	r.errs = append(r.errs, fmt.Errorf("config %s = %q: %s", key, value, why))
+	r.failValue(key, value, why)
+}
+
+// failValue is fail for a value named even when it is empty: an element of a
+// list (`[""]`) is set, and the message must say which.
+func (r *reader) failValue(key, value, why string) {
+	r.errs = append(r.errs, fmt.Errorf("config %s = %q: %s", key, value, oneLine.Replace(why)))
 }
 
 func (r *reader) err() error {

@@ -70,7 +70,7 @@ type deployment struct {
 // fakeLib writes an ELF header for machine (a shared object when typ is ET_DYN)
 // and nothing else: the program reads only the header and hands the path to the
 // engine, so a small fixture keeps these tests independent of the real libraries.
-func fakeLib(t *testing.T, dir, name string, machine elf.Machine, typ elf.Type) string {
+func fakeLib(t testing.TB, dir, name string, machine elf.Machine, typ elf.Type) string {
 	t.Helper()
 	h := elf.Header64{Type: uint16(typ), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT), Ehsize: 64, Phentsize: 56, Shentsize: 64}
 	copy(h.Ident[:], elf.ELFMAG)
@@ -91,7 +91,7 @@ func fakeLib(t *testing.T, dir, name string, machine elf.Machine, typ elf.Type) 
 
 // libEnv names a fixture of each native library in its variable, where the
 // program looks when the config does not name one.
-func libEnv(t *testing.T) map[string]string {
+func libEnv(t testing.TB) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{}

@@ -3,6 +3,7 @@ package cloud
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,9 +140,16 @@ func cloudPlan(o Options, plans []stackPlan) (cost.CloudPlan, error) {
 				if err := json.Unmarshal([]byte(v), &ids); err != nil {
 					return p, fmt.Errorf("Pulumi.%s.yaml: %s = %s: %w", sp.name, stackconfig.KeySubnetIDs, v, err)
 				}
-				zones = len(ids)
+				if len(ids) > 0 { // none given: the program makes a new VPC
+					zones = len(ids)
+				}
 			}
-			p.Serverful = &cost.ServerfulPlan{InstanceType: sp.get(stackconfig.KeyInstanceType), MaxInstances: maxSize,
+			// Trimmed as the program reads it.
+			instanceType := strings.TrimSpace(sp.get(stackconfig.KeyInstanceType))
+			if instanceType == "" {
+				return p, fmt.Errorf("Pulumi.%s.yaml: %s is empty: want an EC2 instance type (e.g. t3a.xlarge)", sp.name, stackconfig.KeyInstanceType)
+			}
+			p.Serverful = &cost.ServerfulPlan{InstanceType: instanceType, MaxInstances: maxSize,
 				ALBNodes: zones, WallTime: wall, PeakRate: peakRate(o.Scenarios)}
 		case "serverless":
 			l, err := lambdaPlan(o, sp, perTarget)
@@ -196,7 +204,7 @@ func lambdaPlan(o Options, sp stackPlan, perTarget int) (*cost.LambdaPlan, error
 // functionsPlan: when the serverless stack sets gcp:project, each function at
 // each memory size gets the scenarios' requests to its route.
 func functionsPlan(o Options, sp stackPlan) (*cost.CloudFunctionsPlan, error) {
-	if sp.get(stackconfig.KeyGCPProject) == "" {
+	if strings.TrimSpace(sp.get(stackconfig.KeyGCPProject)) == "" {
 		return nil, nil
 	}
 	timeout, err := sp.int(stackconfig.KeyGCPTimeout)
@@ -206,6 +214,9 @@ func functionsPlan(o Options, sp stackPlan) (*cost.CloudFunctionsPlan, error) {
 	var mems []int
 	if err := json.Unmarshal([]byte(sp.get(stackconfig.KeyGCPMemoriesMB)), &mems); err != nil {
 		return nil, fmt.Errorf("Pulumi.%s.yaml: %s = %q: %w", sp.name, stackconfig.KeyGCPMemoriesMB, sp.get(stackconfig.KeyGCPMemoriesMB), err)
+	}
+	if len(mems) == 0 || slices.ContainsFunc(mems, func(mb int) bool { return mb < 1 }) {
+		return nil, fmt.Errorf("Pulumi.%s.yaml: %s = %q: want a list of memory sizes above 0", sp.name, stackconfig.KeyGCPMemoriesMB, sp.get(stackconfig.KeyGCPMemoriesMB))
 	}
 	requests, _ := perFunction(o.Scenarios)
 	c := &cost.CloudFunctionsPlan{}
@@ -236,11 +247,14 @@ func estimate(o Options, plans []stackPlan) (cost.Estimate, error) {
 	return e, nil
 }
 
+// int reads a size or a limit, trimmed as the program reads it: every one the
+// estimate reads is above 0 (the program refuses the rest), and the price list
+// would otherwise refuse the plan without naming the key.
 func (p stackPlan) int(key string) (int, error) {
 	v := p.get(key)
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("Pulumi.%s.yaml: %s = %q: not a whole number", p.name, key, v)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("Pulumi.%s.yaml: %s = %q: not a whole number above 0", p.name, key, v)
 	}
 	return n, nil
 }

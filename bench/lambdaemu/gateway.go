@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,11 +81,11 @@ func Event(r *http.Request, requestID string, now time.Time) (events.APIGatewayV
 	headers["x-forwarded-proto"] = "http"
 	var query map[string]string
 	if r.URL.RawQuery != "" {
-		// Repeated parameters are joined with commas, as the gateway does.
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return events.APIGatewayV2HTTPRequest{}, fmt.Errorf("event for %s %s: query: %w", r.Method, r.URL.Path, err)
-		}
+		// Repeated parameters are joined with commas, as the gateway does. A
+		// query Go cannot wholly decode (a bad escape, a ';') is no reason to
+		// fail the request: the function reads rawQueryString, and the
+		// parameters that do decode are passed on.
+		q, _ := url.ParseQuery(r.URL.RawQuery)
 		query = map[string]string{}
 		for k, vs := range q {
 			query[k] = strings.Join(vs, ",")
@@ -150,14 +152,18 @@ func isText(contentType string, body []byte) bool {
 // Response turns the function's answer (the invoke payload) into the HTTP answer
 // the gateway gives: status, headers, cookies as Set-Cookie, the body decoded when
 // isBase64Encoded. As the gateway does for format 2.0, a JSON answer without a
-// statusCode is itself the body of a 200 answer, and multiValueHeaders (a format
-// 1.0 field) are ignored. An answer it cannot read is a 500.
+// statusCode (any JSON value but an object that has one) is itself the body of a
+// 200 answer, and multiValueHeaders (a format 1.0 field) are ignored. An answer
+// it cannot read is a 500.
 func Response(payload []byte, requestID string) *http.Response {
 	var v events.APIGatewayV2HTTPResponse
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &probe); err != nil {
+	if !json.Valid(payload) {
 		return GatewayError(http.StatusInternalServerError, requestID)
 	}
+	// Only an object fills probe: a string, number, array or null is valid
+	// JSON without a statusCode too, and inferred as such.
+	_ = json.Unmarshal(payload, &probe)
 	if _, ok := probe["statusCode"]; !ok {
 		v = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(payload)}
 	} else if err := json.Unmarshal(payload, &v); err != nil || v.StatusCode < 100 || v.StatusCode > 599 {
@@ -172,8 +178,11 @@ func Response(payload []byte, requestID string) *http.Response {
 		body = b
 	}
 	h := http.Header{}
-	for k, val := range v.Headers {
-		h.Set(k, val)
+	// Sorted, and added: names that differ only in case are one HTTP header,
+	// whose values are then all kept, in the same order every time, instead
+	// of one picked by map order.
+	for _, k := range slices.Sorted(maps.Keys(v.Headers)) {
+		h.Add(k, v.Headers[k])
 	}
 	for _, c := range v.Cookies {
 		h.Add("Set-Cookie", c)

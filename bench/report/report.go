@@ -80,6 +80,35 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	if opt.OutDir == "" {
 		return nil, errors.New("report: no output directory (Options.OutDir)")
 	}
+	b, err := build(resultsPath, opt, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	figs, skipped, err := figures(ctx, b.sum.Header, b.g, b.samples, b.sum.Sweeps, b.sum.Loads, b.sum.Prices)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if err := b.write(ctx, opt.OutDir, figs, skipped); err != nil {
+		return nil, err
+	}
+	log.Info("report written", "dir", opt.OutDir, "files", len(b.sum.Files), "requests", b.sum.Requests, "failed", b.sum.Failed)
+	return b.sum, nil
+}
+
+// built is a report computed from its results file, all but the graphs: the
+// stages split so that the fuzz test can run everything but the (slow) drawing.
+type built struct {
+	sum     *Summary
+	g       *grouping
+	samples []results.Sample
+	tables  []table
+}
+
+// build reads the results file and computes the summary and the tables.
+func build(resultsPath string, opt Options, log *slog.Logger) (*built, error) {
 	file, err := results.ReadFile(resultsPath)
 	h, recs, samples := file.Header, file.Records, file.Samples
 	sum := &Summary{ResultsPath: resultsPath, OutDir: opt.OutDir, Header: h, Capacities: file.Capacities}
@@ -137,13 +166,13 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	if len(sum.Sweeps) > 0 {
 		tables = append(tables, sweepTable(sum.Sweeps))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	figs, skipped, err := figures(ctx, h, g, samples, sum.Sweeps, sum.Loads, prices)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
+	return &built{sum: sum, g: g, samples: samples, tables: tables}, nil
+}
+
+// write lays out the report (tables, the graphs figs, those skipped and why)
+// and writes its files into outDir, each atomically.
+func (b *built) write(ctx context.Context, outDir string, figs []figure, skipped []string) error {
+	sum, h := b.sum, b.sum.Header
 	sum.Warnings = append(sum.Warnings, skipped...)
 
 	files := map[string][]byte{}
@@ -154,7 +183,7 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 	}
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "# servebench report\n\nResults: `%s`, started %s. Percentiles are exact (sorted samples, linear interpolation); std is the sample standard deviation (ddof 1); times in ms.\n\n",
-		filepath.Base(resultsPath), h.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+		filepath.Base(sum.ResultsPath), h.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
 	for _, line := range sum.Headline() {
 		fmt.Fprintf(&md, "%s\n\n", line)
 	}
@@ -170,7 +199,7 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 		}
 	}
 	md.WriteString("\n")
-	for _, t := range tables {
+	for _, t := range b.tables {
 		add(t.Name+".md", t.Markdown())
 		add(t.Name+".csv", t.CSV())
 		md.Write(t.Markdown())
@@ -183,22 +212,21 @@ func Generate(ctx context.Context, resultsPath string, opt Options) (*Summary, e
 		}
 	}
 	add("report.md", md.Bytes())
-	add("index.html", page(sum, tables, figs, skipped))
+	add("index.html", page(sum, b.tables, figs, skipped))
 
-	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	for _, name := range order {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+			return fmt.Errorf("report: %w", err)
 		}
-		if err := writeAtomic(filepath.Join(opt.OutDir, name), files[name]); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+		if err := writeAtomic(filepath.Join(outDir, name), files[name]); err != nil {
+			return fmt.Errorf("report: %w", err)
 		}
 		sum.Files = append(sum.Files, name)
 	}
-	log.Info("report written", "dir", opt.OutDir, "files", len(sum.Files), "requests", sum.Requests, "failed", sum.Failed)
-	return sum, nil
+	return nil
 }
 
 func loadPrices(opt Options) (cost.PriceList, error) {

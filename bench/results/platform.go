@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -35,8 +36,14 @@ func ParsePlatformHeader(v string) (*PlatformReport, error) {
 	for _, part := range strings.Split(v, ",") {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		x, err := strconv.ParseFloat(val, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("%s %q: %q is not name=number", PlatformHeader, v, part)
+		// A time or a size is finite and not negative; NaN, Inf or a negative
+		// figure would poison every statistic the report computes from it (and
+		// a negative one would not survive Header, which drops figures ≤ 0).
+		if !ok || err != nil || math.IsInf(x, 0) || math.IsNaN(x) || x < 0 {
+			return nil, fmt.Errorf("%s %q: %q is not name=number (a finite figure ≥ 0)", PlatformHeader, v, part)
+		}
+		if seen[k] { // the second would silently replace the first
+			return nil, fmt.Errorf("%s %q: %s given twice", PlatformHeader, v, k)
 		}
 		switch k {
 		case "duration_ms":

@@ -68,7 +68,11 @@ func Read(r io.Reader) (File, error) {
 		}
 		err := decodeLine(data, &f, &gotHead)
 		if err != nil {
-			if !terminated && gotHead {
+			// Only a line the writer was cut off in is forgiven. A cut JSON
+			// object is never valid JSON, so a complete line that is merely
+			// wrong (an unknown kind, a field of the wrong type) is an error
+			// even at the end.
+			if !terminated && gotHead && !json.Valid(data) {
 				return f, &TruncatedError{Line: line, Bytes: len(raw), Err: err}
 			}
 			return File{Header: f.Header}, fmt.Errorf("results: line %d: %w", line, err)
