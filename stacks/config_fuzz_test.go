@@ -16,10 +16,6 @@ import (
 	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
-// loadKeys are the keys stacks.Load reads: the servebench: keys and the
-// provider keys the program needs.
-var loadKeys = append(stackconfig.KeyNames(), stackconfig.KeyAWSRegion, stackconfig.KeyGCPProject, stackconfig.KeyGCPRegion)
-
 // FuzzStackConfig runs stacks.Load under Pulumi's mocks on a stack's minimal
 // configuration (its mode and region, as the committed stack files set, and for
 // the third variant a gcp:project, which turns the Cloud Functions keys on) with
@@ -29,6 +25,7 @@ var loadKeys = append(stackconfig.KeyNames(), stackconfig.KeyAWSRegion, stackcon
 // value that breaks a rule between two keys names both), and names the value
 // where there is one to name.
 func FuzzStackConfig(f *testing.F) {
+	keys := stackconfig.ReadKeys()
 	// The environment Load consults: the assets fixture, fixture libraries for
 	// the Cloud Functions archive, and no engine configuration beyond the mock's.
 	f.Setenv(stackconfig.EnvData, assetstest.Dir(f))
@@ -36,7 +33,7 @@ func FuzzStackConfig(f *testing.F) {
 		f.Setenv(k, v)
 	}
 	f.Setenv(pulumi.EnvConfig, "")
-	for i, k := range loadKeys {
+	for i, k := range keys {
 		for _, doc := range stackconfig.Keys {
 			if doc.Name == k && doc.Default != "" && !strings.HasPrefix(doc.Default, "$") {
 				f.Add(uint8(i), variantOf(doc.Mode), doc.Default)
@@ -74,10 +71,10 @@ func FuzzStackConfig(f *testing.F) {
 		{stackconfig.KeyGCPRegion, 1, "europe-west1"},
 		{stackconfig.KeyInputBucket, 0, "a..b"},
 	} {
-		f.Add(uint8(slices.Index(loadKeys, s.key)), s.variant, s.value)
+		f.Add(uint8(slices.Index(keys, s.key)), s.variant, s.value)
 	}
 	f.Fuzz(func(t *testing.T, keyIndex, variant uint8, value string) {
-		key := loadKeys[int(keyIndex)%len(loadKeys)]
+		key := keys[int(keyIndex)%len(keys)]
 		// The engine hands the program its configuration as JSON (PULUMI_CONFIG),
 		// where bytes that are not UTF-8 arrive as U+FFFD: so here.
 		if b, err := json.Marshal(value); err != nil || json.Unmarshal(b, &value) != nil {

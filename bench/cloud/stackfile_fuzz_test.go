@@ -14,10 +14,6 @@ import (
 	"github.com/servebench/servebench/stacks/stackconfig"
 )
 
-// stackFileKeys are the keys a stack file sets for the program: its own and the
-// provider keys it reads.
-var stackFileKeys = append(stackconfig.KeyNames(), stackconfig.KeyAWSRegion, stackconfig.KeyGCPProject, stackconfig.KeyGCPRegion)
-
 // FuzzStackFile reads a committed stack file as `servebench cloud`'s preflight
 // does (readStackFile) and prices it as its estimate does, the file being a
 // stack's minimal one (mode and region, and for the third variant a gcp:project)
@@ -28,6 +24,7 @@ var stackFileKeys = append(stackconfig.KeyNames(), stackconfig.KeyAWSRegion, sta
 // lacks, the type and what to do), never for a whole number above 0 as the
 // program reads it (trimmed).
 func FuzzStackFile(f *testing.F) {
+	keys := stackconfig.ReadKeys()
 	for _, s := range []struct {
 		key     string
 		variant uint8
@@ -61,7 +58,7 @@ func FuzzStackFile(f *testing.F) {
 		{stackconfig.KeyVpcID, 0, "x\n bad: indent"},
 		{stackconfig.KeyVpcID, 0, "!!binary aGVsbG8="},
 	} {
-		f.Add(uint8(slices.Index(stackFileKeys, s.key)), s.variant, s.value)
+		f.Add(uint8(slices.Index(keys, s.key)), s.variant, s.value)
 	}
 	// A small run to price: the estimate reads the stack's sizes and limits.
 	o := Options{
@@ -70,7 +67,7 @@ func FuzzStackFile(f *testing.F) {
 		Timeout: 30 * time.Second, DeployAllowance: 30 * time.Minute, LambdaMemoryMB: []int{1024}, Prices: cost.Default(),
 	}
 	f.Fuzz(func(t *testing.T, keyIndex, variant uint8, value string) {
-		key := stackFileKeys[int(keyIndex)%len(stackFileKeys)]
+		key := keys[int(keyIndex)%len(keys)]
 		// Serverful, serverless, or serverless with Cloud Functions, whose
 		// keys the estimate reads only with a gcp:project.
 		stack := []string{"serverful", "serverless", "serverless"}[variant%3]

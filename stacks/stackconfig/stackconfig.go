@@ -140,6 +140,12 @@ func DefaultTags(project, stack string) map[string]string {
 	return map[string]string{TagStack: stack, TagProject: project}
 }
 
+// ReadKeys are the keys the program reads from a stack's configuration: the
+// servebench: keys, then the provider keys it needs (the regions, gcp:project).
+func ReadKeys() []string {
+	return append(KeyNames(), KeyAWSRegion, KeyGCPProject, KeyGCPRegion)
+}
+
 // KeyNames returns the servebench: key names, sorted.
 func KeyNames() []string {
 	names := make([]string, len(Keys))
