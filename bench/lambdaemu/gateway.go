@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -36,17 +37,28 @@ const IntegrationTimeout = 30 * time.Second
 // every answer; here it is also the Lambda request id the REPORT lines carry.
 const RequestIDHeader = "Apigw-Requestid"
 
+// MaxPayloadBytes is an HTTP API's payload quota (10 MB, not adjustable): a
+// larger request body never reaches the function; the gateway answers 413.
+const MaxPayloadBytes = 10 << 20
+
+// ErrPayloadTooLarge is Event's error for a body over MaxPayloadBytes.
+var ErrPayloadTooLarge = errors.New("request body over the gateway's 10 MB payload quota")
+
 // Event turns r into the API Gateway HTTP API (payload format 2.0) event the
 // gateway would send for it on its $default route: header names lower-cased and
 // repeated values joined with commas, the Cookie header moved to cookies, the raw
 // query kept, and a body that is not text base64-encoded (multipart uploads,
-// images). It reads r.Body.
+// images). It reads r.Body, at most MaxPayloadBytes of it (ErrPayloadTooLarge
+// beyond).
 func Event(r *http.Request, requestID string, now time.Time) (events.APIGatewayV2HTTPRequest, error) {
 	var body []byte
 	if r.Body != nil {
 		var err error
-		if body, err = io.ReadAll(r.Body); err != nil {
+		if body, err = io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1)); err != nil {
 			return events.APIGatewayV2HTTPRequest{}, fmt.Errorf("event for %s %s: read body: %w", r.Method, r.URL.Path, err)
+		}
+		if len(body) > MaxPayloadBytes {
+			return events.APIGatewayV2HTTPRequest{}, fmt.Errorf("event for %s %s: %w", r.Method, r.URL.Path, ErrPayloadTooLarge)
 		}
 	}
 	host := r.Host
@@ -192,7 +204,8 @@ func Response(payload []byte, requestID string) *http.Response {
 
 // GatewayError is the gateway's own answer when the integration fails: 500
 // {"message":"Internal Server Error"} for a function error or unreadable answer,
-// 503 {"message":"Service Unavailable"} when the integration timed out.
+// 503 {"message":"Service Unavailable"} when the integration timed out; and 413
+// {"message":"Request Entity Too Large"} for a body over its quota.
 func GatewayError(status int, requestID string) *http.Response {
 	msg, _ := json.Marshal(map[string]string{"message": http.StatusText(status)})
 	return answer(status, http.Header{"Content-Type": {"application/json"}}, msg, requestID)

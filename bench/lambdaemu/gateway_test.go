@@ -1,6 +1,7 @@
 package lambdaemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -189,6 +190,21 @@ func TestGatewayInvoke(t *testing.T) {
 			t.Errorf("function %s: %d %s, want the gateway's 500", m, resp.StatusCode, body)
 		}
 	}
+
+	// A body over the payload quota never reaches the function.
+	setMode("ok")
+	got = events.APIGatewayV2HTTPRequest{}
+	resp, err = Invoke(context.Background(), emu.URL, httptest.NewRequest("POST", "/faces/upload",
+		bytes.NewReader(make([]byte, MaxPayloadBytes+1))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	mu.Lock()
+	if resp.StatusCode != 413 || string(body) != `{"message":"Request Entity Too Large"}` || got.RawPath != "" {
+		t.Errorf("a body over the quota: %d %s, the function got %q; want the gateway's 413", resp.StatusCode, body, got.RawPath)
+	}
+	mu.Unlock()
 
 	setMode("slow")
 	g := &Gateway{Timeout: 50 * time.Millisecond}

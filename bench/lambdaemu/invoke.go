@@ -38,6 +38,9 @@ func Invoke(ctx context.Context, endpointURL string, r *http.Request) (*http.Res
 func (g *Gateway) Invoke(ctx context.Context, endpointURL string, r *http.Request) (*http.Response, error) {
 	id := NewRequestID()
 	ev, err := Event(r, id, time.Now())
+	if errors.Is(err, ErrPayloadTooLarge) {
+		return GatewayError(http.StatusRequestEntityTooLarge, id), nil
+	}
 	if err != nil {
 		return nil, err
 	}
