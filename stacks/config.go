@@ -230,7 +230,8 @@ func (r *reader) serverless(root string) ServerlessConfig {
 		seen[mb] = true
 	}
 	if len(s.GCPMemoriesMB) == 0 {
-		r.fail(stackconfig.KeyGCPMemoriesMB, "[]", "empty; list at least one memory size")
+		given, _ := r.get(stackconfig.KeyGCPMemoriesMB) // as written ("[ ]", "null")
+		r.failValue(stackconfig.KeyGCPMemoriesMB, given, "empty; list at least one memory size")
 	}
 	for _, m := range s.GCPInvokers {
 		if !invokerRE.MatchString(m) {
