@@ -36,7 +36,8 @@ func newPanickyService(t *testing.T) *service {
 	})
 }
 
-// newServiceWith is a mem:// service whose detector comes from newDetector.
+// newServiceWith is a mem:// service whose detector comes from newDetector (nil:
+// detect.New, as the entry points load it).
 func newServiceWith(t *testing.T, edit func(*config.Config), newDetector api.DetectorFunc) *service {
 	t.Helper()
 	bs := apitest.Open(t, "mem", storage.Options{})
@@ -49,6 +50,10 @@ func newServiceWith(t *testing.T, edit func(*config.Config), newDetector api.Det
 		Input: bs.In, Output: bs.Out, ModelKey: apitest.ModelKey, NewDetector: newDetector})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if newDetector == nil {
+		// A real detector's session is released; the fakes have nothing to close.
+		t.Cleanup(func() { a.Close() })
 	}
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)

@@ -3,20 +3,14 @@ package api_test
 import (
 	"context"
 	"image"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"testing"
 
-	"github.com/servebench/servebench/service/api"
 	"github.com/servebench/servebench/service/api/apitest"
 	"github.com/servebench/servebench/service/config"
 	"github.com/servebench/servebench/service/detect"
 	"github.com/servebench/servebench/service/imagein"
-	"github.com/servebench/servebench/service/instance"
-	"github.com/servebench/servebench/service/storage"
 )
 
 // onPlatform sets the environment a platform gives a process, clearing what
@@ -34,21 +28,7 @@ func onPlatform(t *testing.T, env map[string]string) {
 // NewDetector), so the threads reach a real detector.
 func newProductionService(t *testing.T, edit func(*config.Config)) *service {
 	t.Helper()
-	bs := apitest.Open(t, "mem", storage.Options{})
-	apitest.Seed(t, bs.In, "dog.jpg")
-	cfg := testConfig()
-	if edit != nil {
-		edit(&cfg)
-	}
-	a, err := api.New(api.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Instance: instance.New(),
-		Input: bs.In, Output: bs.Out, ModelKey: apitest.ModelKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
-	return &service{api: a, srv: srv, bs: bs}
+	return newServiceWith(t, edit, nil)
 }
 
 // serverOf is the "server" object of a JSON answer.
