@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/servebench/servebench/bench/lambdaemu"
+	"github.com/servebench/servebench/bench/procstat"
 	"github.com/servebench/servebench/bench/results"
 )
 
@@ -300,11 +301,11 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// RSS is the resident memory of the instance's processes, from /proc/<pid>/statm.
+// RSS is the resident memory of the instance's processes.
 func (p *Process) RSS() (int64, error) {
 	var sum int64
 	for i, pid := range p.pids() {
-		n, err := rss(pid)
+		n, err := procstat.Of(pid).RSS()
 		if err != nil && i == 0 {
 			return 0, err
 		}
@@ -313,39 +314,16 @@ func (p *Process) RSS() (int64, error) {
 	return sum, nil
 }
 
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
-	if err != nil {
-		return 0, fmt.Errorf("memory of pid %d: %w", pid, err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("memory of pid %d: short /proc statm", pid)
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("memory of pid %d: %w", pid, err)
-	}
-	return pages * int64(os.Getpagesize()), nil
-}
-
-// peakRSS is the peak resident memory (VmHWM) of the emulator's bootstrap, in MB:
-// what Lambda reports as Max Memory Used. 0 when there is no bootstrap yet.
+// peakRSS is the peak resident memory of the emulator's bootstrap, in MB: what
+// Lambda reports as Max Memory Used. 0 when there is no bootstrap yet.
 func (p *Process) peakRSS() float64 {
-	var kb int64
+	var sum int64
 	for _, pid := range children(p.Pid()) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				kb += n
-			}
+		if n, err := procstat.Of(pid).PeakRSS(); err == nil {
+			sum += n
 		}
 	}
-	return float64(kb) / 1024
+	return float64(sum) / (1 << 20)
 }
 
 // Invoke sends r to an emulated instance as API Gateway would and returns the

@@ -34,28 +34,35 @@ func Self() Proc { return Proc{FS: os.DirFS("/proc"), PID: os.Getpid()} }
 // Of is process pid in the system's /proc.
 func Of(pid int) Proc { return Proc{FS: os.DirFS("/proc"), PID: pid} }
 
-// RSS is the process's resident memory in bytes: VmRSS of <pid>/status, which
-// the kernel gives in kB.
-func (p Proc) RSS() (int64, error) {
+// RSS is the process's resident memory in bytes: VmRSS of <pid>/status.
+func (p Proc) RSS() (int64, error) { return p.statusBytes("VmRSS", "resident memory") }
+
+// PeakRSS is the process's peak resident memory in bytes: VmHWM of <pid>/status
+// (what Lambda reports as Max Memory Used).
+func (p Proc) PeakRSS() (int64, error) { return p.statusBytes("VmHWM", "peak resident memory") }
+
+// statusBytes reads field of <pid>/status, which the kernel gives in kB, in bytes;
+// what names it in errors.
+func (p Proc) statusBytes(field, what string) (int64, error) {
 	name := strconv.Itoa(p.PID) + "/status"
 	b, err := fs.ReadFile(p.FS, name)
 	if err != nil {
-		return 0, fmt.Errorf("resident memory of pid %d: %w", p.PID, err)
+		return 0, fmt.Errorf("%s of pid %d: %w", what, p.PID, err)
 	}
 	for line := range strings.Lines(string(b)) {
-		v, ok := strings.CutPrefix(line, "VmRSS:")
+		v, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
 		kb, err := strconv.ParseInt(num, 10, 64)
 		if err != nil || unit != "kB" || kb < 0 {
-			return 0, fmt.Errorf("resident memory of pid %d: %s: malformed VmRSS %q", p.PID, name, strings.TrimSpace(v))
+			return 0, fmt.Errorf("%s of pid %d: %s: malformed %s %q", what, p.PID, name, field, strings.TrimSpace(v))
 		}
 		return kb << 10, nil
 	}
-	// A kernel thread or a zombie has no VmRSS line.
-	return 0, fmt.Errorf("resident memory of pid %d: no VmRSS in %s", p.PID, name)
+	// A kernel thread or a zombie has no memory lines.
+	return 0, fmt.Errorf("%s of pid %d: no %s in %s", what, p.PID, field, name)
 }
 
 // OpenFiles is the number of the process's open file descriptors: the entries

@@ -29,6 +29,9 @@ func TestFakeProc(t *testing.T) {
 	if n, err := p.RSS(); err != nil || n != 123456*1024 {
 		t.Errorf("RSS = %d, %v; want %d (VmRSS, not VmPeak or VmHWM)", n, err, 123456*1024)
 	}
+	if n, err := p.PeakRSS(); err != nil || n != 888888*1024 {
+		t.Errorf("PeakRSS = %d, %v; want %d (VmHWM)", n, err, 888888*1024)
+	}
 	if n, err := p.OpenFiles(); err != nil || n != 3 {
 		t.Errorf("OpenFiles = %d, %v; want 3", n, err)
 	}
