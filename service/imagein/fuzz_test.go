@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"maps"
@@ -76,11 +77,7 @@ func gradient(w, h int) *image.RGBA {
 
 func grayOf(img image.Image) *image.Gray {
 	g := image.NewGray(img.Bounds())
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			g.Set(x, y, img.At(x, y))
-		}
-	}
+	draw.Draw(g, g.Bounds(), img, img.Bounds().Min, draw.Src)
 	return g
 }
 
